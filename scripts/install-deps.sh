@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs every system package Lathe needs to build, run, test and benchmark (Debian 12, as root).
+# Idempotent and fast when everything is already there: apt-get runs only for what is missing.
+set -euo pipefail
+
+PACKAGES=(
+    # toolchain
+    build-essential cmake ninja-build pkg-config git ca-certificates
+    # C++ libraries (Debian's default Boost 1.74: Asio + Beast; JSON from nlohmann)
+    libboost-dev libboost-system-dev nlohmann-json3-dev libsqlite3-dev libsodium-dev
+    libyaml-cpp-dev libgtest-dev libcurl4-openssl-dev
+    # tests and tools
+    python3 python3-pytest sqlite3 curl wrk procps
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+        missing+=("$p")
+    fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+    exit 0
+fi
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "install-deps: missing packages: ${missing[*]}" >&2
+    echo "install-deps: run as root (or install them yourself) and try again" >&2
+    exit 1
+fi
+
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+# A stale or empty package list makes installs fail with 'Unable to locate package'.
+apt-get update -q >/dev/null
+apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+echo "install-deps: done"

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Runs the test suites and prints one summary line per suite: unit (GoogleTest via ctest) and api
+# (pytest against a real server). Usage: run-tests.sh [unit|api|all]
+set -uo pipefail
+cd "$(dirname "$0")/.."
+which_suites=${1:-all}
+BUILD_DIR=${BUILD_DIR:-build}
+PYTHON=${PYTHON:-/usr/bin/python3}
+export LATHE_BIN=${LATHE_BIN:-$PWD/$BUILD_DIR/lathe}
+
+summary=()
+failed=0
+
+run_unit() {
+    local log
+    log=$(mktemp)
+    ctest --test-dir "$BUILD_DIR" --output-on-failure -j2 2>&1 | tee "$log"
+    local rc=${PIPESTATUS[0]}
+    local line
+    line=$(grep -E 'tests passed, [0-9]+ tests failed' "$log" | tail -1)
+    summary+=("unit: ${line:-no result} (exit $rc)")
+    rm -f "$log"
+    return $rc
+}
+
+run_api() {
+    local log
+    log=$(mktemp)
+    "$PYTHON" -m pytest tests/api -q -p no:cacheprovider 2>&1 | tee "$log"
+    local rc=${PIPESTATUS[0]}
+    local line
+    line=$(grep -E '^[0-9]+ (passed|failed)|^=+ .*(passed|failed)' "$log" | tail -1)
+    summary+=("api: ${line:-no result} (exit $rc)")
+    rm -f "$log"
+    return $rc
+}
+
+if [ "$which_suites" = unit ] || [ "$which_suites" = all ]; then
+    run_unit || failed=1
+fi
+if [ "$which_suites" = api ] || [ "$which_suites" = all ]; then
+    run_api || failed=1
+fi
+
+echo
+echo "== test summary =="
+for s in "${summary[@]}"; do
+    echo "$s"
+done
+exit $failed

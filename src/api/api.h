@@ -1,0 +1,33 @@
+// The REST API: every route, each guarded by the policy table, rendered as JSON.
+#pragma once
+
+#include <filesystem>
+
+#include "auth/accounts.h"
+#include "auth/audit.h"
+#include "auth/teams.h"
+#include "core/clock.h"
+#include "core/config.h"
+#include "http/router.h"
+#include "projects/environment.h"
+#include "projects/projects.h"
+#include "store/store.h"
+
+namespace lathe::api {
+
+// The services the API calls; owned by main, outliving the server.
+struct Services {
+    store::Store& store;
+    auth::Accounts& accounts;
+    auth::Teams& teams;
+    auth::AuditLog& audit;
+    projects::Projects& projects;
+    projects::Environment& environment;
+    const ServerConfig& config;
+    const Clock& clock;
+    std::filesystem::path temp_dir;  // for generated downloads (archives)
+};
+
+void RegisterRoutes(http::Router& router, Services& services);
+
+}  // namespace lathe::api

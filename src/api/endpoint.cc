@@ -1,0 +1,271 @@
+// The guard every API route goes through: authenticate, authorize by the policy table, run,
+// render errors, audit.
+#include "api/endpoint.h"
+
+#include <charconv>
+
+#include "core/crypto.h"
+#include "core/log.h"
+#include "http/errors.h"
+
+namespace lathe::api {
+namespace {
+
+using auth::Action;
+using auth::Role;
+using auth::Scope;
+
+bool IsStateChanging(std::string_view method) { return method != "GET" && method != "HEAD"; }
+
+Result<auth::Principal> Authenticate(Context& ctx) {
+    const http::Request& req = ctx.request;
+    std::string_view authorization = req.Header("authorization");
+    if (!authorization.empty()) {
+        constexpr std::string_view kBearer = "Bearer ";
+        if (!authorization.starts_with(kBearer)) {
+            return MakeError(ErrorCode::kUnauthenticated,
+                             "the Authorization header must be 'Bearer <API key>'");
+        }
+        return ctx.services.accounts.AuthenticateApiKey(authorization.substr(kBearer.size()));
+    }
+    std::string_view cookie = req.Cookie("lathe_session");
+    if (!cookie.empty()) {
+        ASSIGN_OR_RETURN(auth::Principal p, ctx.services.accounts.AuthenticateSession(cookie));
+        // Browsers attach cookies to cross-site requests; the CSRF token proves the page is ours.
+        if (IsStateChanging(req.method) &&
+            (req.Header("x-csrf-token").empty() ||
+             !ConstantTimeEquals(req.Header("x-csrf-token"), p.csrf_token))) {
+            return MakeError(ErrorCode::kCsrfFailed,
+                             "missing or wrong X-CSRF-Token header for a cookie-authenticated "
+                             "change (the token comes with the login answer)");
+        }
+        return p;
+    }
+    return MakeError(ErrorCode::kUnauthenticated,
+                     "sign in, or send 'Authorization: Bearer <API key>'");
+}
+
+Result<Role> ResolveRole(Context& ctx, const auth::PolicyRule& rule, std::string* description) {
+    const auth::Principal& p = ctx.principal;
+    switch (rule.scope) {
+        case Scope::kPublic: return Role::kNone;
+        case Scope::kSite: {
+            *description = "this site";
+            return p.is_admin ? Role::kAdmin : Role::kViewer;
+        }
+        case Scope::kUser: {
+            const std::string& username = ctx.Param("username");
+            *description = "user '" + username + "'";
+            if (username == p.username) {
+                return Role::kAdmin;
+            }
+            RETURN_IF_ERROR(ctx.services.accounts.GetUser(username));
+            return p.is_admin && !rule.self_only ? Role::kAdmin : Role::kViewer;
+        }
+        case Scope::kTeam: {
+            const std::string& team = ctx.Param("team");
+            *description = "team '" + team + "'";
+            ASSIGN_OR_RETURN(Role role, ctx.services.teams.RoleOf(p.user_id, team));
+            if (role != Role::kNone && p.is_admin) {
+                role = Role::kAdmin;
+            }
+            return role;
+        }
+        case Scope::kProject: {
+            const std::string& text = ctx.Param("project_id");
+            *description = "project " + text;
+            auto id = ParseId(text);
+            if (!id) {
+                return Role::kNone;
+            }
+            ctx.project_id = *id;
+            return ctx.services.projects.RoleOf(p, *id);
+        }
+    }
+    return Role::kNone;
+}
+
+Status Authorize(Context& ctx, Action action) {
+    const auth::PolicyRule& rule = auth::RuleFor(action);
+    if (rule.scope == Scope::kPublic) {
+        return {};
+    }
+    if (!ctx.principal.authenticated()) {
+        ASSIGN_OR_RETURN(ctx.principal, Authenticate(ctx));
+    }
+    std::string description;
+    ASSIGN_OR_RETURN(ctx.role, ResolveRole(ctx, rule, &description));
+    return auth::Decide(rule, ctx.role, description);
+}
+
+void Audit(Context& ctx, const std::string& action, int status) {
+    if (!IsStateChanging(ctx.request.method)) {
+        return;
+    }
+    auth::AuditEvent e;
+    e.time = ctx.services.clock.NowMs();
+    e.actor = !ctx.audit_actor.empty()        ? ctx.audit_actor
+              : ctx.principal.authenticated() ? ctx.principal.username
+                                              : "-";
+    e.action = action;
+    e.target = ctx.request.path;
+    e.status = status;
+    e.address = ctx.request.remote_address;
+    e.request_id = ctx.request.request_id;
+    if (auto st = ctx.services.audit.Record(e); !st) {
+        LogError("audit event lost", {{"request_id", e.request_id}, {"error", st.error().message}});
+    }
+}
+
+http::Response Finish(Context& ctx, const std::string& audit_action, Result<http::Response> r) {
+    http::Response resp = r ? std::move(*r) : http::ErrorResponse(r.error());
+    if (!r && r.error().code == ErrorCode::kInternal) {
+        LogError("request failed", {{"request_id", ctx.request.request_id},
+                                    {"error", r.error().message}});
+    }
+    Audit(ctx, audit_action, resp.status);
+    resp.log_actor = ctx.principal.authenticated() ? ctx.principal.username : ctx.audit_actor;
+    return resp;
+}
+
+}  // namespace
+
+Status Context::Require(Action action) { return Authorize(*this, action); }
+
+void AddEndpoint(http::Router& router, Services& services, std::string method,
+                 std::string pattern, Action action, ApiHandler handler,
+                 EndpointOptions options) {
+    const std::string audit_action = method + " " + pattern;
+    http::Route route;
+    route.method = method;
+    route.pattern = pattern;
+    route.action = std::string(auth::RuleFor(action).name);
+    route.body = options.body;
+    route.run_inline = options.run_inline;
+    route.handler = [&services, action, audit_action,
+                     handler = std::move(handler)](http::Request& req) -> http::Response {
+        Context ctx{req, services, {}, Role::kNone, 0, {}};
+        if (auto st = Authorize(ctx, action); !st) {
+            return Finish(ctx, audit_action, std::unexpected(st.error()));
+        }
+        return Finish(ctx, audit_action, handler(ctx));
+    };
+    if (options.body == http::BodyMode::kStreamToFile) {
+        route.before_body = [&services, action,
+                             audit_action](http::Request& req) -> std::optional<http::Response> {
+            Context ctx{req, services, {}, Role::kNone, 0, {}};
+            if (auto st = Authorize(ctx, action); !st) {
+                return Finish(ctx, audit_action, std::unexpected(st.error()));
+            }
+            return std::nullopt;
+        };
+    }
+    router.Add(std::move(route));
+}
+
+Result<json> ParseJsonBody(const http::Request& request) {
+    if (request.body.empty()) {
+        return json::object();
+    }
+    json body = json::parse(request.body, nullptr, false);
+    if (body.is_discarded()) {
+        return MakeError(ErrorCode::kBadRequest, "the request body is not valid JSON");
+    }
+    if (!body.is_object()) {
+        return MakeError(ErrorCode::kBadRequest, "the request body must be a JSON object");
+    }
+    return body;
+}
+
+Result<std::optional<std::string>> OptionalString(const json& body, const char* field) {
+    auto it = body.find(field);
+    if (it == body.end() || it->is_null()) {
+        return std::optional<std::string>();
+    }
+    if (!it->is_string()) {
+        return MakeError(ErrorCode::kBadRequest, std::string("field '") + field + "' must be a string");
+    }
+    return std::optional<std::string>(it->get<std::string>());
+}
+
+Result<std::string> RequiredString(const json& body, const char* field) {
+    ASSIGN_OR_RETURN(auto value, OptionalString(body, field));
+    if (!value) {
+        return MakeError(ErrorCode::kBadRequest, std::string("field '") + field + "' is required");
+    }
+    return *value;
+}
+
+Result<std::optional<bool>> OptionalBool(const json& body, const char* field) {
+    auto it = body.find(field);
+    if (it == body.end() || it->is_null()) {
+        return std::optional<bool>();
+    }
+    if (!it->is_boolean()) {
+        return MakeError(ErrorCode::kBadRequest,
+                         std::string("field '") + field + "' must be true or false");
+    }
+    return std::optional<bool>(it->get<bool>());
+}
+
+Result<std::optional<std::int64_t>> OptionalInt(const json& body, const char* field) {
+    auto it = body.find(field);
+    if (it == body.end() || it->is_null()) {
+        return std::optional<std::int64_t>();
+    }
+    if (!it->is_number_integer()) {
+        return MakeError(ErrorCode::kBadRequest,
+                         std::string("field '") + field + "' must be a whole number");
+    }
+    return std::optional<std::int64_t>(it->get<std::int64_t>());
+}
+
+Status OnlyFields(const json& body, std::initializer_list<const char*> allowed) {
+    for (const auto& [key, value] : body.items()) {
+        bool known = false;
+        for (const char* a : allowed) {
+            known = known || key == a;
+        }
+        if (!known) {
+            std::string list;
+            for (const char* a : allowed) {
+                list += (list.empty() ? "" : ", ") + std::string(a);
+            }
+            return MakeError(ErrorCode::kBadRequest,
+                             "unknown field '" + key + "'; allowed: " + list);
+        }
+    }
+    return {};
+}
+
+Result<store::ListQuery> ListQueryFrom(const http::Request& request, const store::ListSpec& spec) {
+    return store::ParseListQuery(spec, request.Query("page_size"), request.Query("page_token"),
+                                 request.Query("search_filter"), request.Query("sort"));
+}
+
+Result<json> PageOf(const http::Request& request, const json& items, const char* key) {
+    static const store::ListSpec kNoFields{{}, "", ""};
+    ASSIGN_OR_RETURN(store::ListQuery q, ListQueryFrom(request, kNoFields));
+    json page = json::array();
+    const std::size_t begin = static_cast<std::size_t>(q.offset);
+    const std::size_t end = std::min(items.size(), begin + q.page_size);
+    for (std::size_t i = begin; i < end; ++i) {
+        page.push_back(items[i]);
+    }
+    return ListBody(key, std::move(page), end < items.size() ? store::NextPageToken(q) : "");
+}
+
+json ListBody(const char* key, json items, const std::string& next_page_token) {
+    return json{{key, std::move(items)}, {"next_page_token", next_page_token}};
+}
+
+std::optional<std::int64_t> ParseId(std::string_view text) {
+    std::int64_t id = 0;
+    auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), id);
+    if (ec != std::errc() || ptr != text.data() + text.size() || id <= 0) {
+        return std::nullopt;
+    }
+    return id;
+}
+
+}  // namespace lathe::api

@@ -1,0 +1,18 @@
+// Every route of the API, by resource.
+#include "api/routes.h"
+
+namespace lathe::api {
+
+void RegisterRoutes(http::Router& router, Services& services) {
+    RegisterHealthRoutes(router, services);
+    RegisterAuthRoutes(router, services);
+    RegisterUserRoutes(router, services);
+    RegisterKeyRoutes(router, services);
+    RegisterTeamRoutes(router, services);
+    RegisterProjectRoutes(router, services);
+    RegisterFileRoutes(router, services);
+    RegisterEnvRoutes(router, services);
+    RegisterAuditRoutes(router, services);
+}
+
+}  // namespace lathe::api

@@ -1,0 +1,23 @@
+// Who is calling: the authenticated user and how they proved it.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace lathe::auth {
+
+enum class AuthMethod { kNone, kSession, kApiKey };
+
+struct Principal {
+    std::int64_t user_id = 0;
+    std::string username;
+    bool is_admin = false;
+    AuthMethod method = AuthMethod::kNone;
+    std::int64_t session_id = 0;  // kSession
+    std::string csrf_token;       // kSession
+    std::int64_t key_id = 0;      // kApiKey
+
+    bool authenticated() const { return method != AuthMethod::kNone; }
+};
+
+}  // namespace lathe::auth

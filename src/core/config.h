@@ -1,0 +1,64 @@
+// Server settings: defaults, then a YAML file, then LATHE_* variables, then command-line flags.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "core/error.h"
+
+namespace lathe {
+
+struct ServerConfig {
+    std::string host = "127.0.0.1";
+    int port = 8080;
+    std::string data_dir = "./lathe-data";
+    int io_threads = 0;      // 0: one per core
+    int worker_threads = 0;  // 0: four per core, at least 4
+    std::uint64_t max_body_bytes = 5ull << 20;
+    std::uint64_t max_header_bytes = 16ull << 10;
+    int max_connections = 1000;
+    int read_timeout_seconds = 30;
+    int write_timeout_seconds = 30;
+    int idle_timeout_seconds = 60;
+    int shutdown_grace_seconds = 10;
+    std::uint64_t max_file_bytes = 1ull << 30;
+    std::uint64_t max_project_bytes = 10ull << 30;
+    int session_ttl_hours = 12;
+    int login_rate_per_user = 10;
+    int login_rate_per_address = 30;
+    std::string access_log = "-";
+    std::string log = "-";
+    std::string log_level = "info";
+    int sqlite_readers = 4;
+    std::string sqlite_synchronous = "full";
+};
+
+// One documented setting: its YAML key, environment variable and flag are derived from `name`.
+struct SettingSpec {
+    std::string name;  // snake_case: YAML key; LATHE_<NAME> variable; --kebab-name flag
+    std::string help;
+    std::function<Status(ServerConfig&, const std::string&)> set;
+    std::function<std::string(const ServerConfig&)> get;
+};
+
+const std::vector<SettingSpec>& ServerSettings();
+
+// Where settings come from, in rising precedence. `flags` maps setting names to values.
+struct ConfigSources {
+    std::string yaml_path;  // empty: none
+    std::map<std::string, std::string> env;
+    std::map<std::string, std::string> flags;
+};
+
+Result<ServerConfig> LoadServerConfig(const ConfigSources& sources);
+
+// The environment as a map (for ConfigSources::env).
+std::map<std::string, std::string> ProcessEnvironment();
+
+// `lathe server --help`: every setting with its flag, variable, default and meaning.
+std::string ServerSettingsHelp();
+
+}  // namespace lathe

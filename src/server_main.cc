@@ -1,0 +1,218 @@
+// `lathe server`: configuration, data directory, first admin, then serve until a signal.
+#include "server_main.h"
+
+#include <sys/resource.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+
+#include "api/api.h"
+#include "core/config.h"
+#include "core/crypto.h"
+#include "core/log.h"
+#include "core/secret_box.h"
+#include "http/server.h"
+#include "store/sqlite/sqlite_store.h"
+
+namespace lathe {
+namespace {
+
+namespace fs = std::filesystem;
+
+int Fail(const std::string& message) {
+    std::fprintf(stderr, "lathe server: %s\n", message.c_str());
+    return 1;
+}
+
+// Lets the server hold max_connections sockets plus its files.
+void RaiseFileLimit() {
+    rlimit rl{};
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
+Result<ConfigSources> ParseServerArgs(const std::vector<std::string>& args, bool* help) {
+    ConfigSources sources;
+    sources.env = ProcessEnvironment();
+    for (std::size_t i = 0; i < args.size(); ++i) {
+        std::string arg = args[i];
+        if (arg == "-h" || arg == "--help") {
+            *help = true;
+            return sources;
+        }
+        if (!arg.starts_with("--")) {
+            return MakeError(ErrorCode::kBadRequest, "unexpected argument '" + arg + "'");
+        }
+        std::string name = arg.substr(2);
+        std::string value;
+        if (auto eq = name.find('='); eq != std::string::npos) {
+            value = name.substr(eq + 1);
+            name.resize(eq);
+        } else if (i + 1 < args.size()) {
+            value = args[++i];
+        } else {
+            return MakeError(ErrorCode::kBadRequest, "flag " + arg + " needs a value");
+        }
+        for (char& c : name) {
+            c = c == '-' ? '_' : c;
+        }
+        if (name == "config") {
+            sources.yaml_path = value;
+        } else {
+            sources.flags[name] = value;
+        }
+    }
+    if (sources.yaml_path.empty()) {
+        if (auto it = sources.env.find("LATHE_CONFIG"); it != sources.env.end()) {
+            sources.yaml_path = it->second;
+        }
+    }
+    return sources;
+}
+
+int HardwareThreads() { return std::max(1u, std::thread::hardware_concurrency()); }
+
+}  // namespace
+
+int RunServer(const std::vector<std::string>& args) {
+    bool help = false;
+    auto sources = ParseServerArgs(args, &help);
+    if (help) {
+        std::cout << ServerSettingsHelp();
+        return 0;
+    }
+    if (!sources) {
+        return Fail(sources.error().message + " (see lathe server --help)");
+    }
+    auto loaded = LoadServerConfig(*sources);
+    if (!loaded) {
+        return Fail(loaded.error().message);
+    }
+    const ServerConfig config = *loaded;
+
+    auto log_sink = LogSink::Open(config.log);
+    if (!log_sink) {
+        return Fail("cannot open log file " + config.log);
+    }
+    SetLogSink(std::move(log_sink));
+    LogLevel level = LogLevel::kInfo;
+    ParseLogLevel(config.log_level, &level);
+    SetLogLevel(level);
+    std::shared_ptr<LogSink> access_sink = LogSink::Open(config.access_log);
+    if (!access_sink) {
+        return Fail("cannot open access log " + config.access_log);
+    }
+    if (auto st = InitCrypto(); !st) {
+        return Fail(st.error().message);
+    }
+    RaiseFileLimit();
+
+    const fs::path data_dir = fs::absolute(config.data_dir);
+    const fs::path temp_dir = data_dir / "tmp";
+    std::error_code ec;
+    for (const auto& dir : {data_dir, data_dir / "projects", data_dir / "logs", temp_dir}) {
+        fs::create_directories(dir, ec);
+        if (ec) {
+            return Fail("cannot create " + dir.string() + ": " + ec.message());
+        }
+    }
+    fs::permissions(data_dir, fs::perms::owner_all, fs::perm_options::replace, ec);
+    // Uploads and archives left by a previous run that was killed.
+    for (const auto& entry : fs::directory_iterator(temp_dir, ec)) {
+        fs::remove_all(entry.path(), ec);
+    }
+
+    SystemClock clock;
+    store::SqliteOptions store_options{(data_dir / "lathe.db").string(), config.sqlite_readers,
+                                       config.sqlite_synchronous == "full", 5000};
+    auto store = store::SqliteStore::Open(store_options, clock);
+    if (!store) {
+        return Fail(store.error().message);
+    }
+    auto box = SecretBox::OpenOrCreate(data_dir / "secret.key");
+    if (!box) {
+        return Fail(box.error().message);
+    }
+
+    auth::Accounts accounts(**store, clock,
+                            {config.session_ttl_hours, config.login_rate_per_user,
+                             config.login_rate_per_address});
+    auth::Teams teams(**store, clock);
+    auth::AuditLog audit(**store);
+    projects::Projects projects(**store, clock, data_dir / "projects",
+                                {config.max_file_bytes, config.max_project_bytes});
+    projects::Environment environment(**store, clock, *box);
+
+    const char* admin_user_env = std::getenv("LATHE_ADMIN_USER");
+    const char* admin_password_env = std::getenv("LATHE_ADMIN_PASSWORD");
+    const std::string admin_user = admin_user_env && *admin_user_env ? admin_user_env : "admin";
+    auto generated = accounts.EnsureInitialAdmin(admin_user,
+                                                 admin_password_env ? admin_password_env : "");
+    if (!generated) {
+        return Fail("cannot create the first admin: " + generated.error().message);
+    }
+
+    api::Services services{**store,   accounts, teams, audit, projects, environment,
+                           config,    clock,    temp_dir};
+    http::Router router;
+    api::RegisterRoutes(router, services);
+
+    http::ServerOptions options;
+    options.host = config.host;
+    options.port = config.port;
+    options.io_threads = config.io_threads > 0 ? config.io_threads : HardwareThreads();
+    options.worker_threads =
+        config.worker_threads > 0 ? config.worker_threads : std::max(4, 4 * HardwareThreads());
+    options.max_body_bytes = config.max_body_bytes;
+    options.max_header_bytes = config.max_header_bytes;
+    options.max_upload_bytes = config.max_file_bytes;
+    options.max_connections = config.max_connections;
+    options.read_timeout_seconds = config.read_timeout_seconds;
+    options.write_timeout_seconds = config.write_timeout_seconds;
+    options.idle_timeout_seconds = config.idle_timeout_seconds;
+    options.shutdown_grace_seconds = config.shutdown_grace_seconds;
+    options.upload_dir = temp_dir;
+
+    http::AccessLogFn access_log;
+    if (access_sink->enabled()) {
+        access_log = [access_sink](const http::AccessRecord& r) {
+            nlohmann::json line = {{"time", FormatTime(SystemClock().NowMs())},
+                                   {"msg", "request"},
+                                   {"request_id", r.request->request_id},
+                                   {"method", r.request->method},
+                                   {"path", r.request->path},
+                                   {"status", r.status},
+                                   {"bytes", r.bytes_sent},
+                                   {"ms", std::round(r.duration_ms * 1000) / 1000},
+                                   {"user", r.actor},
+                                   {"remote", r.request->remote_address}};
+            access_sink->WriteLine(
+                line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+        };
+    }
+    http::Server server(options, router, access_log);
+    auto port = server.Start();
+    if (!port) {
+        return Fail(port.error().message);
+    }
+    LogInfo("server started", {{"port", *port}, {"data_dir", data_dir.string()},
+                               {"io_threads", options.io_threads},
+                               {"worker_threads", options.worker_threads}});
+    std::string url = "http://" + config.host + ":" + std::to_string(*port);
+    std::cout << "Lathe is ready at " << url << "\n";
+    if (!generated->empty()) {
+        std::cout << "First start: created the site admin.\n"
+                  << "  username: " << admin_user << "\n"
+                  << "  password: " << *generated << "\n"
+                  << "This password is shown once; change it after signing in.\n";
+    }
+    std::cout << "Data in " << data_dir.string() << ". Press Ctrl-C to stop." << std::endl;
+    server.RunUntilSignal();
+    LogInfo("server stopped");
+    return 0;
+}
+
+}  // namespace lathe

@@ -1,0 +1,112 @@
+// The schema, as numbered migrations. Never edit an applied migration: add a new one.
+#include "store/migrations.h"
+
+namespace lathe::store {
+
+const std::vector<Migration>& Migrations() {
+    static const std::vector<Migration> kMigrations = {
+        {1, "accounts",
+         R"sql(
+CREATE TABLE users (
+    id {{id}},
+    username TEXT NOT NULL UNIQUE,
+    display_name TEXT NOT NULL DEFAULT '',
+    email TEXT NOT NULL DEFAULT '',
+    password_hash TEXT NOT NULL,
+    is_admin BIGINT NOT NULL DEFAULT 0,
+    disabled BIGINT NOT NULL DEFAULT 0,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+CREATE TABLE teams (
+    id {{id}},
+    name TEXT NOT NULL UNIQUE,
+    description TEXT NOT NULL DEFAULT '',
+    created_at BIGINT NOT NULL
+);
+CREATE TABLE team_members (
+    team_id BIGINT NOT NULL REFERENCES teams(id) ON DELETE CASCADE,
+    user_id BIGINT NOT NULL REFERENCES users(id),
+    role BIGINT NOT NULL,
+    PRIMARY KEY (team_id, user_id)
+);
+CREATE INDEX team_members_user ON team_members(user_id);
+CREATE TABLE sessions (
+    id {{id}},
+    token_hash TEXT NOT NULL UNIQUE,
+    csrf_token TEXT NOT NULL,
+    user_id BIGINT NOT NULL REFERENCES users(id),
+    address TEXT NOT NULL DEFAULT '',
+    created_at BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL
+);
+CREATE TABLE api_keys (
+    id {{id}},
+    user_id BIGINT NOT NULL REFERENCES users(id),
+    name TEXT NOT NULL DEFAULT '',
+    prefix TEXT NOT NULL UNIQUE,
+    secret_hash TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    expires_at BIGINT,
+    last_used_at BIGINT,
+    revoked_at BIGINT
+);
+CREATE INDEX api_keys_user ON api_keys(user_id);
+CREATE TABLE audit_events (
+    id {{id}},
+    time BIGINT NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    target TEXT NOT NULL,
+    status BIGINT NOT NULL,
+    address TEXT NOT NULL DEFAULT '',
+    request_id TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX audit_events_time ON audit_events(time);
+)sql"},
+        {2, "projects",
+         R"sql(
+CREATE TABLE projects (
+    id {{id}},
+    name TEXT NOT NULL,
+    description TEXT NOT NULL DEFAULT '',
+    owner_user_id BIGINT REFERENCES users(id),
+    owner_team_id BIGINT REFERENCES teams(id),
+    visibility TEXT NOT NULL DEFAULT 'private',
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+CREATE UNIQUE INDEX projects_user_name ON projects(owner_user_id, name);
+CREATE UNIQUE INDEX projects_team_name ON projects(owner_team_id, name);
+CREATE TABLE collaborators (
+    project_id BIGINT NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+    user_id BIGINT NOT NULL REFERENCES users(id),
+    role BIGINT NOT NULL,
+    PRIMARY KEY (project_id, user_id)
+);
+CREATE INDEX collaborators_user ON collaborators(user_id);
+CREATE TABLE project_env (
+    project_id BIGINT NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    value_sealed TEXT NOT NULL,
+    hidden BIGINT NOT NULL DEFAULT 0,
+    updated_at BIGINT NOT NULL,
+    PRIMARY KEY (project_id, name)
+);
+)sql"},
+    };
+    return kMigrations;
+}
+
+std::string MigrationSql(const Migration& m, Dialect dialect) {
+    const std::string id = dialect == Dialect::kSqlite ? "INTEGER PRIMARY KEY AUTOINCREMENT"
+                                                       : "BIGSERIAL PRIMARY KEY";
+    std::string sql = m.sql;
+    for (std::size_t pos = 0; (pos = sql.find("{{id}}", pos)) != std::string::npos;) {
+        sql.replace(pos, 6, id);
+        pos += id.size();
+    }
+    return sql;
+}
+
+}  // namespace lathe::store
