@@ -163,6 +163,56 @@ def http_ok(url):
         return False
 
 
+# ---------------------------------------------------------------- other load on the machine
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+kBusyPct = 10.0  # other processes using more than this share of one core make a run suspect
+
+
+def _machine_ticks():
+    """(busy, steal) ticks summed over all CPUs, from /proc/stat."""
+    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(x) for x in fields[:8])
+    return user + nice + system + irq + softirq, steal
+
+
+def _group_ticks(pgid):
+    """CPU ticks of the live processes in one process group, with their reaped children."""
+    total = 0
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            text = Path(entry.path, "stat").read_text()
+        except OSError:
+            continue
+        fields = text[text.rindex(")") + 2 :].split()  # fields[0] is field 3 of proc(5)
+        if int(fields[2]) == pgid:
+            total += sum(int(x) for x in fields[11:15])  # utime, stime, cutime, cstime
+    return total
+
+
+class CpuMeter:
+    """How much CPU went to processes that are not part of the measurement (a build, say)."""
+
+    def __init__(self, server_pgid):
+        self.pgid = server_pgid
+        self.start = time.monotonic()
+        self.busy, self.steal = _machine_ticks()
+        self.own = self._own_ticks()
+
+    def _own_ticks(self):
+        t = os.times()  # this script and its reaped children, i.e. every finished wrk run
+        mine = t.user + t.system + t.children_user + t.children_system
+        return mine * CLK_TCK + _group_ticks(self.pgid)
+
+    def stop(self):
+        ticks = (time.monotonic() - self.start) * CLK_TCK
+        busy, steal = _machine_ticks()
+        other = max(0.0, (busy - self.busy) - (self._own_ticks() - self.own))
+        return 100.0 * other / ticks, 100.0 * (steal - self.steal) / ticks
+
+
 # ---------------------------------------------------------------- wrk
 
 
@@ -171,6 +221,10 @@ class WrkResult:
     rps: float
     p50_ms: float
     p99_ms: float
+    # CPU used by processes other than wrk, the server and this script, and CPU stolen by the
+    # hypervisor, in percent of one core; the worst run's, when this is a median.
+    other_pct: float = 0.0
+    steal_pct: float = 0.0
 
 
 _UNIT_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}
@@ -212,23 +266,30 @@ def run_wrk(args, url, script, seconds):
     return parse_wrk(done.stdout)
 
 
-def measure(args, name, url, script=None):
+def measure(args, name, url, server, script=None):
     """Warm-up, then args.repeats timed runs; the median of each figure."""
     if args.warmup > 0:
         log(f"{name}: warm-up {args.warmup}s")
         run_wrk(args, url, script, args.warmup)
     runs = []
     for i in range(args.repeats):
+        meter = CpuMeter(server.pid)
         result = run_wrk(args, url, script, args.duration)
+        result.other_pct, result.steal_pct = meter.stop()
         log(
             f"{name}: run {i + 1}/{args.repeats}: {result.rps:,.0f} req/s, "
-            f"p50 {result.p50_ms:.3f} ms, p99 {result.p99_ms:.3f} ms"
+            f"p50 {result.p50_ms:.3f} ms, p99 {result.p99_ms:.3f} ms "
+            f"(other processes {result.other_pct:.0f}% of a core, steal {result.steal_pct:.0f}%)"
         )
+        if result.other_pct > kBusyPct:
+            log("  warning: the machine was busy with other work during this run")
         runs.append(result)
     return WrkResult(
         rps=statistics.median(r.rps for r in runs),
         p50_ms=statistics.median(r.p50_ms for r in runs),
         p99_ms=statistics.median(r.p99_ms for r in runs),
+        other_pct=max(r.other_pct for r in runs),
+        steal_pct=max(r.steal_pct for r in runs),
     )
 
 
@@ -341,8 +402,10 @@ def bench_lathe(args, cleanup):
             raise BenchError(f"Lathe project list returned {listed} projects: {str(payload)[:300]}")
 
         results = {
-            "health": measure(args, "Lathe GET /healthz", base + "/healthz"),
-            "list": measure(args, "Lathe GET /api/v2/projects", list_url, auth_script(work, key)),
+            "health": measure(args, "Lathe GET /healthz", base + "/healthz", proc),
+            "list": measure(
+                args, "Lathe GET /api/v2/projects", list_url, proc, auth_script(work, key)
+            ),
         }
         return results, lathe_version(binary)
     finally:
@@ -389,8 +452,8 @@ def bench_mlflow(args, cleanup):
             raise BenchError(f"MLflow search returned {listed} experiments: {str(payload)[:300]}")
 
         results = {
-            "health": measure(args, "MLflow GET /health", base + "/health"),
-            "list": measure(args, "MLflow GET experiments/search", search_url),
+            "health": measure(args, "MLflow GET /health", base + "/health", proc),
+            "list": measure(args, "MLflow GET experiments/search", search_url, proc),
         }
         done = subprocess.run(
             [str(mlflow), "--version"], capture_output=True, text=True, timeout=60
@@ -437,14 +500,27 @@ def table(lathe, peer):
     return "\n".join(lines)
 
 
-def preamble(args, lathe_version, peer_version):
-    lathe = lathe_version or "not run"
-    peer = f"{peer_version} ({args.mlflow_workers} workers, SQLite)" if peer_version else "not run"
+def background(results):
+    if not results:
+        return "not run"
+    other = max(r.other_pct for r in results.values())
+    steal = max(r.steal_pct for r in results.values())
+    return f"{other:.0f}% of a core (steal {steal:.0f}%)"
+
+
+def preamble(args, lathe_version, peer_version, lathe, peer):
+    lathe_name = lathe_version or "not run"
+    peer_name = (
+        f"{peer_version} ({args.mlflow_workers} workers, SQLite)" if peer_version else "not run"
+    )
+    quiet = all(
+        r.other_pct <= kBusyPct for results in (lathe, peer) if results for r in results.values()
+    )
     return "\n".join(
         [
             f"- Load: `wrk -t{args.threads} -c{args.connections} -d{args.duration}s --latency`, "
             f"{args.warmup}s warm-up, then the median of {args.repeats} runs.",
-            f"- Lathe: {lathe}. Peer: {peer}.",
+            f"- Lathe: {lathe_name}. Peer: {peer_name}.",
             "- health check: Lathe `GET /healthz`; MLflow `GET /health`.",
             f"- list: Lathe `GET /api/v2/projects?page_size={args.page_size}` with an API key "
             f"(`Authorization: Bearer`); MLflow `GET /api/2.0/mlflow/experiments/search"
@@ -452,6 +528,9 @@ def preamble(args, lathe_version, peer_version):
             f"Each side holds {args.items} projects / experiments.",
             "- ratio: Lathe/MLflow for requests/s, MLflow/Lathe for latency: above 1 means Lathe "
             "is better.",
+            f"- Other processes' CPU during the timed runs, worst run: Lathe side {background(lathe)}, "
+            f"MLflow side {background(peer)}"
+            + ("." if quiet else " — **the machine was busy; rerun on a quiet one.**"),
         ]
     )
 
@@ -551,7 +630,7 @@ def main():
 
     if lathe and not lathe_ver:
         lathe_ver = f"`{args.lathe}`"
-    print(preamble(args, lathe_ver, peer_ver))
+    print(preamble(args, lathe_ver, peer_ver, lathe, peer))
     print()
     print(table(lathe, peer))
 

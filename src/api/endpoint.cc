@@ -108,7 +108,7 @@ void Audit(Context& ctx, const std::string& action, int status) {
               : ctx.principal.authenticated() ? ctx.principal.username
                                               : "-";
     e.action = action;
-    e.target = ctx.request.path;
+    e.target = ctx.audit_target.empty() ? ctx.request.path : ctx.audit_target;
     e.status = status;
     e.address = ctx.request.remote_address;
     e.request_id = ctx.request.request_id;
@@ -144,7 +144,7 @@ void AddEndpoint(http::Router& router, Services& services, std::string method,
     route.run_inline = options.run_inline;
     route.handler = [&services, action, audit_action,
                      handler = std::move(handler)](http::Request& req) -> http::Response {
-        Context ctx{req, services, {}, Role::kNone, 0, {}};
+        Context ctx{req, services, {}, Role::kNone, 0, {}, {}};
         if (auto st = Authorize(ctx, action); !st) {
             return Finish(ctx, audit_action, std::unexpected(st.error()));
         }
@@ -153,7 +153,7 @@ void AddEndpoint(http::Router& router, Services& services, std::string method,
     if (options.body == http::BodyMode::kStreamToFile) {
         route.before_body = [&services, action,
                              audit_action](http::Request& req) -> std::optional<http::Response> {
-            Context ctx{req, services, {}, Role::kNone, 0, {}};
+            Context ctx{req, services, {}, Role::kNone, 0, {}, {}};
             if (auto st = Authorize(ctx, action); !st) {
                 return Finish(ctx, audit_action, std::unexpected(st.error()));
             }
@@ -239,6 +239,12 @@ Status OnlyFields(const json& body, std::initializer_list<const char*> allowed) 
 }
 
 Result<store::ListQuery> ListQueryFrom(const http::Request& request, const store::ListSpec& spec) {
+    for (const char* name : {"page_size", "page_token", "search_filter", "sort"}) {
+        auto it = request.query.find(name);
+        if (it != request.query.end() && it->second.empty() && std::string_view(name) != "page_token") {
+            return MakeError(ErrorCode::kBadRequest, std::string(name) + " is empty");
+        }
+    }
     return store::ParseListQuery(spec, request.Query("page_size"), request.Query("page_token"),
                                  request.Query("search_filter"), request.Query("sort"));
 }

@@ -27,6 +27,7 @@ struct Context {
     auth::Role role = auth::Role::kNone;  // the caller's role in the action's scope
     std::int64_t project_id = 0;          // for project-scoped actions
     std::string audit_actor;              // overrides the actor recorded (login)
+    std::string audit_target;             // overrides the target (a created resource's path)
 
     const std::string& Param(const std::string& name) const { return request.params.at(name); }
     // Checks a second action inside a handler (e.g. admin-only fields), through the same table.

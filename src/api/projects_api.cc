@@ -34,6 +34,7 @@ void RegisterProjectRoutes(http::Router& router, Services& s) {
                         RETURN_IF_ERROR(ctx.Require(auth::Action::kTeamProjectCreate));
                     }
                     ASSIGN_OR_RETURN(auto p, ctx.services.projects.Create(ctx.principal, np));
+                    ctx.audit_target = "/api/v2/projects/" + std::to_string(p.id);
                     return http::Response::Json(201, RenderProject(p));
                 });
     AddEndpoint(router, s, "GET", "/api/v2/projects/{project_id}", auth::Action::kProjectRead,

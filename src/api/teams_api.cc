@@ -25,6 +25,7 @@ void RegisterTeamRoutes(http::Router& router, Services& s) {
                     ASSIGN_OR_RETURN(auth::Team t,
                                      ctx.services.teams.Create(ctx.principal.user_id, name,
                                                                description.value_or("")));
+                    ctx.audit_target = "/api/v2/teams/" + t.name;
                     return http::Response::Json(201, RenderTeam(t));
                 });
     AddEndpoint(router, s, "GET", "/api/v2/teams/{team}", auth::Action::kTeamRead,

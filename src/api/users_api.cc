@@ -31,6 +31,7 @@ void RegisterUserRoutes(http::Router& router, Services& s) {
                     nu.email = email.value_or("");
                     nu.is_admin = is_admin.value_or(false);
                     ASSIGN_OR_RETURN(auth::User u, ctx.services.accounts.CreateUser(nu));
+                    ctx.audit_target = "/api/v2/users/" + u.username;
                     return http::Response::Json(201, RenderUser(u));
                 });
     AddEndpoint(router, s, "GET", "/api/v2/users/{username}", auth::Action::kUserRead,
@@ -77,6 +78,7 @@ void RegisterKeyRoutes(http::Router& router, Services& s) {
                     ASSIGN_OR_RETURN(auto created,
                                      ctx.services.accounts.CreateApiKey(
                                          ctx.principal.user_id, name.value_or(""), expires));
+                    ctx.audit_target = ctx.request.path + "/" + std::to_string(created.first.id);
                     json out = RenderKey(created.first, false);
                     out["key"] = created.second;
                     http::Response r = http::Response::Json(201, out);

@@ -192,9 +192,12 @@ Result<User> Accounts::UpdateUser(const Principal& caller, std::string_view user
     }));
     if (u.password && caller.user_id == user.id) {
         // A stolen session or key alone must not be enough to take over the account.
-        if (!u.current_password || !VerifyPassword(current_hash, *u.current_password)) {
-            return MakeError(ErrorCode::kPermissionDenied,
+        if (!u.current_password) {
+            return MakeError(ErrorCode::kBadRequest,
                              "changing your password needs your current_password");
+        }
+        if (!VerifyPassword(current_hash, *u.current_password)) {
+            return MakeError(ErrorCode::kPermissionDenied, "current_password is wrong");
         }
     }
     if (caller.user_id == user.id && ((u.is_admin && !*u.is_admin) || (u.disabled && *u.disabled))) {

@@ -1,7 +1,6 @@
 // The policy table. Changing who may do what means changing a row here, nowhere else.
 #include "auth/policy.h"
 
-#include <algorithm>
 #include <string>
 
 namespace lathe::auth {
@@ -19,12 +18,7 @@ std::string_view RoleName(Role role) {
 
 std::optional<Role> ParseRole(std::string_view name) {
     for (Role r : {Role::kViewer, Role::kOperator, Role::kContributor, Role::kAdmin}) {
-        std::string_view want = RoleName(r);
-        if (want.size() == name.size() &&
-            std::equal(want.begin(), want.end(), name.begin(), [](char a, char b) {
-                return std::tolower(static_cast<unsigned char>(a)) ==
-                       std::tolower(static_cast<unsigned char>(b));
-            })) {
+        if (RoleName(r) == name) {
             return r;
         }
     }

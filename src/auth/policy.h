@@ -13,7 +13,7 @@ namespace lathe::auth {
 enum class Role { kNone = 0, kViewer = 1, kOperator = 2, kContributor = 3, kAdmin = 4 };
 
 std::string_view RoleName(Role role);
-std::optional<Role> ParseRole(std::string_view name);  // "Viewer", ... (case-insensitive)
+std::optional<Role> ParseRole(std::string_view name);  // exactly "Viewer", "Operator", ...
 
 // Where an action's role comes from.
 enum class Scope {

@@ -1,5 +1,4 @@
-// HTTP client for the Lathe API on libcurl: JSON calls, streamed uploads and downloads, and the
-// mapping of the server's error answers to CLI errors.
+// HTTP client for the Lathe API on libcurl: JSON calls, streamed transfers, error mapping.
 #pragma once
 
 #include <curl/curl.h>

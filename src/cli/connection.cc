@@ -1,5 +1,4 @@
-// How a command finds its server and credentials: --url, then $LATHE_URL / $LATHE_API_KEY, then
-// the stored login.
+// How a command finds its server and API key: flags, then environment, then the stored login.
 #include "cli/connection.h"
 
 #include <cstdlib>
@@ -28,11 +27,12 @@ Result<std::string> Connection::Username() {
     if (!session) {
         return std::unexpected(std::move(session).error());
     }
-    const Json& user = (*session)["user"];
-    if (!user.is_object() || !user.contains("username") || !user["username"].is_string()) {
+    const Json& answer = *session;
+    if (!answer.is_object() || !answer.contains("user") || !answer["user"].is_object() ||
+        !answer["user"].contains("username") || !answer["user"]["username"].is_string()) {
         return Fail(ExitCode::kFailure, "the server's session answer names no user");
     }
-    username_ = user["username"].get<std::string>();
+    username_ = answer["user"]["username"].get<std::string>();
     return username_;
 }
 
@@ -82,16 +82,14 @@ Result<Connection> Connect(const GlobalOptions& global) {
         api_key = login.api_key;
         username = login.username;
     } else if (url->empty()) {
-        if (stored->has_value()) {
-            *url = (*stored)->url;
-            Result<std::string> stored_url = NormalizeServerUrl(*url);
-            if (!stored_url) {
-                return std::unexpected(std::move(stored_url).error());
-            }
-            *url = *stored_url;
-        } else {
+        if (!stored->has_value()) {
             return UsageError("LATHE_API_KEY is set but no server is: set LATHE_URL or pass --url");
         }
+        Result<std::string> stored_url = NormalizeServerUrl((*stored)->url);
+        if (!stored_url) {
+            return std::unexpected(std::move(stored_url).error());
+        }
+        *url = *stored_url;
     }
 
     Result<std::unique_ptr<ApiClient>> client = ApiClient::Create(*url);

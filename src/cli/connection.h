@@ -1,5 +1,4 @@
-// How a command finds its server and credentials: --url, then $LATHE_URL / $LATHE_API_KEY, then
-// the stored login.
+// How a command finds its server and API key: flags, then environment, then the stored login.
 #pragma once
 
 #include <memory>

@@ -117,7 +117,7 @@ void PrintEntries(const Json& entries, bool show_path) {
             name += "/";
         }
         table.AddRow({type == "directory" ? "dir" : type, EntrySize(entry),
-                      Cell(entry, "modified_at"), name});
+                      TimeCell(entry, "modified_at"), name});
     }
     table.Print(std::cout);
 }

@@ -68,7 +68,7 @@ Result<void> Create(const Invocation& invocation, std::span<const std::string> w
     }
     // The key alone on stdout, so `KEY=$(lathe key create)` works; the rest is for the reader.
     std::cerr << "Created API key " << Cell(*key, "id") << " (" << Cell(*key, "name") << ")";
-    if (std::string expires = Cell(*key, "expires_at"); expires != "-") {
+    if (std::string expires = TimeCell(*key, "expires_at"); expires != "-") {
         std::cerr << ", expiring " << expires;
     }
     std::cerr << ":\n" << std::flush;
@@ -106,7 +106,8 @@ Result<void> List(const Invocation& invocation, std::span<const std::string> wor
     Table table({"ID", "NAME", "PREFIX", "CREATED", "EXPIRES", "LAST USED"});
     for (const Json& key : keys->items) {
         table.AddRow({Cell(key, "id"), Cell(key, "name"), Cell(key, "prefix"),
-                      Cell(key, "created_at"), Cell(key, "expires_at"), Cell(key, "last_used_at")});
+                      TimeCell(key, "created_at"), TimeCell(key, "expires_at"),
+                      TimeCell(key, "last_used_at")});
     }
     table.Print(std::cout);
     return {};

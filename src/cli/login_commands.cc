@@ -33,6 +33,16 @@ std::string HostName() {
     return name;
 }
 
+// The member `field`, or null: server answers are read without trusting their shape.
+const Json& Member(const Json& object, std::string_view field) {
+    static const Json kNull;
+    if (!object.is_object()) {
+        return kNull;
+    }
+    auto it = object.find(field);
+    return it != object.end() ? *it : kNull;
+}
+
 std::string StringField(const Json& object, std::string_view field) {
     if (!object.is_object()) {
         return {};
@@ -80,7 +90,7 @@ Result<void> LoginWithApiKey(const Invocation& invocation,
     if (!session) {
         return std::unexpected(std::move(session).error());
     }
-    std::string owner = StringField((*session)["user"], "username");
+    std::string owner = StringField(Member(*session, "user"), "username");
     if (owner.empty()) {
         return Fail(ExitCode::kFailure, "the server's session answer names no user");
     }
@@ -120,7 +130,7 @@ Result<void> LoginWithPassword(const Invocation& invocation,
                     "the server's login answer has no session cookie or CSRF token");
     }
     // The server spells the name canonically (e.g. lower case); store it as it does.
-    if (std::string canonical = StringField(body["user"], "username"); !canonical.empty()) {
+    if (std::string canonical = StringField(Member(body, "user"), "username"); !canonical.empty()) {
         username = canonical;
     }
     client.SetSession(cookies, csrf_token);

@@ -95,6 +95,15 @@ std::string Cell(const Json& object, std::string_view field) {
     return it->dump();
 }
 
+std::string TimeCell(const Json& object, std::string_view field) {
+    std::string text = Cell(object, field);
+    // Only the exact shape the API documents is shortened; anything else is shown as sent.
+    if (text.size() > 20 && text[10] == 'T' && text[19] == '.' && text.back() == 'Z') {
+        return text.substr(0, 19) + "Z";
+    }
+    return text;
+}
+
 void PrintJson(const Json& value) {
     // Replace, not throw, on invalid UTF-8 from the server: output must never abort halfway.
     std::cout << value.dump(2, ' ', false, Json::error_handler_t::replace) << '\n';

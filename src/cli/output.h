@@ -32,6 +32,10 @@ std::string FormatBytes(std::uint64_t bytes);
 // A JSON value as a table cell: strings without quotes, null as "-".
 std::string Cell(const Json& object, std::string_view field);
 
+// A timestamp cell: the server's RFC 3339 time without its fraction of a second, which only
+// widens the column ("2026-11-24T07:00:00.123Z" -> "2026-11-24T07:00:00Z").
+std::string TimeCell(const Json& object, std::string_view field);
+
 // Pretty JSON for --json, so scripts and people can both read it.
 void PrintJson(const Json& value);
 

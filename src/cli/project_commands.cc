@@ -64,7 +64,7 @@ void PrintProjectTable(const Json& projects) {
     for (const Json& project : projects) {
         table.AddRow({Cell(project, "id"), Cell(project, "name"), OwnerText(project),
                       Cell(project, "visibility"), Cell(project, "my_role"),
-                      Cell(project, "updated_at")});
+                      TimeCell(project, "updated_at")});
     }
     table.Print(std::cout);
 }
@@ -77,8 +77,8 @@ void PrintProject(const Json& project) {
         {"Owner:", OwnerText(project)},
         {"Visibility:", Cell(project, "visibility")},
         {"Your role:", Cell(project, "my_role")},
-        {"Created:", Cell(project, "created_at")},
-        {"Updated:", Cell(project, "updated_at")},
+        {"Created:", TimeCell(project, "created_at")},
+        {"Updated:", TimeCell(project, "updated_at")},
     };
     std::size_t width = 0;
     for (const auto& [label, value] : fields) {

@@ -410,6 +410,9 @@ private:
             stream.expires_after(std::chrono::seconds(options_.idle_timeout_seconds));
             bhttp::request_parser<bhttp::empty_body> hp;
             hp.header_limit(static_cast<std::uint32_t>(options_.max_header_bytes));
+            // The body parser, chosen by route, sets the real limit. (Not boost::none: Beast 1.74
+            // compares lengths against the optional and then refuses every body.)
+            hp.body_limit(std::numeric_limits<std::uint64_t>::max());
             hp.eager(false);
             co_await bhttp::async_read_header(stream, buffer, hp,
                                               net::redirect_error(net::use_awaitable, ec));
@@ -478,8 +481,19 @@ private:
                 if (match.error().code == ErrorCode::kMethodNotAllowed) {
                     resp.headers.emplace_back("Allow", AllowedFrom(match.error().message));
                 }
-                // The body was not read, so the connection can't be reused.
-                bool ka = keep_alive && !has_body && !stopping_;
+                // A small body is read and dropped so the connection can be reused; a large or
+                // unbounded one is not worth receiving: answer and close.
+                bool drained = !has_body;
+                if (has_body && hp.content_length() &&
+                    *hp.content_length() <= options_.max_body_bytes) {
+                    bhttp::request_parser<bhttp::string_body> sp{std::move(hp)};
+                    sp.body_limit(options_.max_body_bytes);
+                    stream.expires_after(std::chrono::seconds(options_.read_timeout_seconds));
+                    co_await bhttp::async_read(stream, buffer, sp,
+                                               net::redirect_error(net::use_awaitable, ec));
+                    drained = !ec;
+                }
+                bool ka = keep_alive && drained && !stopping_;
                 auto bytes = co_await Write(stream, req, resp, version, ka, head);
                 Finish(req, resp, bytes, started);
                 if (!ka) {
@@ -509,6 +523,19 @@ private:
                 }
             }
 
+            stream.expires_after(std::chrono::seconds(options_.read_timeout_seconds));
+            std::optional<Error> body_error;
+            const std::uint64_t body_limit = route.body == BodyMode::kStreamToFile
+                                                 ? options_.max_upload_bytes
+                                                 : options_.max_body_bytes;
+            if (hp.content_length() && *hp.content_length() > body_limit) {
+                // Refused from the header alone: no need to receive what we won't keep.
+                Response resp = ErrorResponse(BodyError(bhttp::error::body_limit, body_limit));
+                auto bytes = co_await Write(stream, req, resp, version, false, head);
+                Finish(req, resp, bytes, started);
+                co_await LingeringClose(stream);
+                co_return;
+            }
             if (has_body && header[bhttp::field::expect] == "100-continue") {
                 bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, version};
                 stream.expires_after(std::chrono::seconds(options_.write_timeout_seconds));
@@ -517,10 +544,9 @@ private:
                 if (ec) {
                     break;
                 }
+                stream.expires_after(std::chrono::seconds(options_.read_timeout_seconds));
             }
 
-            stream.expires_after(std::chrono::seconds(options_.read_timeout_seconds));
-            std::optional<Error> body_error;
             if (route.body == BodyMode::kStreamToFile) {
                 std::filesystem::path temp = options_.upload_dir / ("upload-" + RandomToken(12));
                 bhttp::request_parser<bhttp::file_body> fp{std::move(hp)};
@@ -560,7 +586,8 @@ private:
                 Response resp = ErrorResponse(*body_error);
                 auto bytes = co_await Write(stream, req, resp, version, false, head);
                 Finish(req, resp, bytes, started);
-                break;
+                co_await LingeringClose(stream);
+                co_return;
             }
 
             Response resp;
@@ -647,6 +674,20 @@ private:
             net::post(workers_, [cb = callbacks->on_close] { cb(); });
         }
         (void)buffer;
+    }
+
+    // After refusing a body mid-way the client may still be sending it; closing at once would
+    // make its kernel discard our answer (RST). Read and drop for a little while first.
+    net::awaitable<void> LingeringClose(beast::tcp_stream& stream) {
+        beast::error_code ec;
+        stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+        stream.expires_after(std::chrono::seconds(2));
+        std::vector<char> sink(64 * 1024);
+        std::size_t total = 0;
+        while (!ec && total < (64u << 20)) {
+            total += co_await stream.async_read_some(net::buffer(sink),
+                                                     net::redirect_error(net::use_awaitable, ec));
+        }
     }
 
     static Error BodyError(const beast::error_code& ec, std::uint64_t limit) {

@@ -22,7 +22,7 @@ constexpr std::string_view kProjectSelect =
     "FROM projects p LEFT JOIN users u ON u.id = p.owner_user_id "
     "LEFT JOIN teams t ON t.id = p.owner_team_id ";
 
-// Visible to the caller; params: is_admin, then the user id five times.
+// Visible to the caller; params: is_admin, then the user id four times.
 constexpr std::string_view kVisibleWhere =
     "WHERE (? = 1 OR p.owner_user_id = ? OR p.visibility = 'public' "
     "OR EXISTS (SELECT 1 FROM collaborators c WHERE c.project_id = p.id AND c.user_id = ?) "
@@ -220,7 +220,7 @@ Result<std::pair<std::vector<Project>, std::string>> Projects::List(
     std::string next;
     store::Params params = CallerParams(caller);
     params.emplace_back(std::int64_t{caller.is_admin ? 1 : 0});
-    for (int i = 0; i < 5; ++i) {
+    for (int i = 0; i < 4; ++i) {
         params.emplace_back(caller.user_id);
     }
     RETURN_IF_ERROR(store_.Read([&](store::Tx& tx) -> Status {

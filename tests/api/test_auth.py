@@ -157,13 +157,11 @@ def test_cookie_change_with_right_csrf_token_succeeds(lathe, change):
     assert change_happened(user, change, pid)
 
 
-@pytest.mark.parametrize("change", CHANGES)
+@pytest.mark.parametrize("change", [c for c in CHANGES if c != "create_key"])
 def test_api_key_changes_need_no_csrf_token(lathe, change):
     user = lathe.create_user("csrf")
     changes, pid = cookie_changes(lathe, user)
     method, path, body = changes[change]
-    if change == "create_key":
-        pytest.skip("creating keys is tested in test_keys.py")
     reply = user.client.request(method, path, body)
     assert 200 <= reply.status < 300, reply
     assert change_happened(user, change, pid)

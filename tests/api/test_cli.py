@@ -323,20 +323,25 @@ def test_commands_without_a_login_exit_3(server, tmp_path):
 # projects
 
 
+def list_all_projects(admin_dir):
+    result = cli(admin_dir, "project", "list", "--all", "--json")
+    assert result.code == 0, result
+    return result.json()["projects"]
+
+
 def test_project_create_list_show_delete(admin_dir):
     name = unique("churn")
     created = cli(admin_dir, "project", "create", name, "--description", "churn model")
     assert created.code == 0, created
-    listed = cli(admin_dir, "project", "list", "--search", name, "--json")
-    assert listed.code == 0, listed
-    [project] = listed.json()["projects"]
-    assert project["name"] == name and project["description"] == "churn model"
+    [project] = [p for p in list_all_projects(admin_dir) if p["name"] == name]
+    assert project["description"] == "churn model"
     project_id = str(project["id"])
 
-    table = cli(admin_dir, "project", "list", "--search", name)
+    table = cli(admin_dir, "project", "list", "--all")
     assert table.code == 0, table
-    header, row = table.out.splitlines()
+    header, *rows = table.out.splitlines()
     assert header.split() == ["ID", "NAME", "OWNER", "VISIBILITY", "ROLE", "UPDATED"]
+    [row] = [r for r in rows if name in r.split()]
     assert row.split()[:5] == [project_id, name, "admin", "private", "Admin"]
     # Columns line up: every value starts under its header.
     assert row.index(name) == header.index("NAME")
@@ -358,6 +363,15 @@ def test_project_create_list_show_delete(admin_dir):
     assert gone.err.startswith("error: ")
 
 
+def test_project_list_search(admin_dir):
+    wanted = unique("needle")
+    create_project(admin_dir, wanted)
+    create_project(admin_dir, unique("hay"))
+    found = cli(admin_dir, "project", "list", "--search", wanted.upper(), "--json")
+    assert found.code == 0, found
+    assert [p["name"] for p in found.json()["projects"]] == [wanted]
+
+
 def test_project_delete_asks_on_a_terminal(admin_dir):
     project = create_project(admin_dir)
     pid = str(project["id"])
@@ -375,19 +389,22 @@ def test_project_create_options(admin_dir):
 
 
 def test_project_list_all_follows_pages(admin_dir):
-    prefix = unique("paged")
-    for i in range(3):
-        create_project(admin_dir, f"{prefix}-{i}")
-    first = cli(admin_dir, "project", "list", "--search", prefix, "--page-size", "1", "--json")
+    names = [unique("paged") for _ in range(3)]
+    for name in names:
+        create_project(admin_dir, name)
+    first = cli(admin_dir, "project", "list", "--page-size", "1", "--json")
     assert first.code == 0, first
     assert len(first.json()["projects"]) == 1
     assert first.json()["next_page_token"]
+    table = cli(admin_dir, "project", "list", "--page-size", "1")
+    assert table.code == 0 and len(table.out.splitlines()) == 2, table
+    assert "--all" in table.err
 
-    every = cli(admin_dir, "project", "list", "--search", prefix, "--page-size", "1", "--all")
+    every = cli(admin_dir, "project", "list", "--page-size", "1", "--all", "--json")
     assert every.code == 0, every
-    assert sorted(line.split()[1] for line in every.out.splitlines()[1:]) == [
-        f"{prefix}-{i}" for i in range(3)
-    ]
+    ids = [p["id"] for p in every.json()["projects"]]
+    assert len(ids) == len(set(ids)) == len(list_all_projects(admin_dir))
+    assert set(names) <= {p["name"] for p in every.json()["projects"]}
 
 
 def test_permission_denied_exits_5(server, admin_dir, tmp_path):
@@ -417,6 +434,7 @@ def test_files_put_ls_get_round_trip_3_mib(admin_dir, tmp_path):
 
     put = cli(admin_dir, "files", "put", project, local, "models/weights.bin")
     assert put.code == 0, put
+    assert put.err == ""  # no progress line when stderr is not a terminal
 
     listed = cli(admin_dir, "files", "ls", project, "models", "--json")
     assert listed.code == 0, listed
@@ -438,6 +456,21 @@ def test_files_put_ls_get_round_trip_3_mib(admin_dir, tmp_path):
     assert (out_dir / "weights.bin").read_bytes() == data
     piped = cli(admin_dir, "files", "get", project, "models/weights.bin", "-")
     assert piped.code == 0 and piped.raw == data
+
+
+def test_files_progress_line_on_a_terminal_for_big_files(admin_dir, tmp_path):
+    project = str(create_project(admin_dir)["id"])
+    big = tmp_path / "big.bin"
+    big.write_bytes(os.urandom(2 * 1024 * 1024))
+    small = tmp_path / "small.bin"
+    small.write_bytes(b"tiny")
+    code, shown = run_cli_on_terminal(admin_dir, "files", "put", project, big)
+    assert code == 0 and "Uploading big.bin" in shown and "100%" in shown, shown
+    code, shown = run_cli_on_terminal(admin_dir, "files", "put", project, small)
+    assert code == 0 and "Uploading" not in shown, shown
+    code, shown = run_cli_on_terminal(admin_dir, "files", "get", project, "big.bin", tmp_path / "b")
+    assert code == 0 and "Downloading big.bin" in shown, shown
+    assert (tmp_path / "b").read_bytes() == big.read_bytes()
 
 
 def test_files_put_into_a_remote_directory_keeps_the_name(admin_dir, tmp_path):
@@ -547,8 +580,6 @@ def test_key_create_list_revoke(server, admin_dir):
 @pytest.mark.parametrize(
     "args",
     [
-        [],
-        ["bogus"],
         ["project"],
         ["project", "frobnicate"],
         ["project", "create"],
@@ -564,6 +595,8 @@ def test_key_create_list_revoke(server, admin_dir):
         ["key", "create", "--expires-in-days", "soon"],
         ["login"],
         ["login", "not-a-url"],
+        ["login", "http://127.0.0.1:1", "--password-stdin"],
+        ["logout", "extra"],
     ],
 )
 def test_bad_usage_exits_2(admin_dir, args):
@@ -586,12 +619,26 @@ def test_unreachable_server_exits_1(tmp_path):
 
 @pytest.mark.parametrize(
     "args",
-    [["help"], ["--help"], ["project", "--help"], ["files", "put", "--help"], ["help", "key"]],
+    [
+        ["login", "--help"],
+        ["project", "--help"],
+        ["project", "create", "--help"],
+        ["files", "put", "--help"],
+        ["files", "help"],
+        ["key", "revoke", "-h"],
+    ],
 )
 def test_help_prints_usage(tmp_path, args):
     result = run_cli(tmp_path, *args)
     assert result.code == 0, result
-    assert result.out.startswith("usage: lathe"), result
+    assert result.out.startswith(f"usage: lathe {args[0]}"), result
+
+
+def test_top_level_help_lists_the_client_commands(tmp_path):
+    result = run_cli(tmp_path, "help")
+    assert result.code == 0, result
+    for command in ["login", "logout", "project", "files", "key"]:
+        assert command in result.out
 
 
 def test_json_output_parses(admin_dir, tmp_path):
@@ -611,5 +658,5 @@ def test_json_output_parses(admin_dir, tmp_path):
         result = cli(admin_dir, *args, "--json")
         assert result.code == 0, (args, result)
         assert isinstance(result.json(), dict), (args, result)
-    # --json works anywhere on the line, before the command too.
-    assert cli(admin_dir, "--json", "project", "show", pid).json()["id"] == project["id"]
+    # --json works anywhere after the command's name.
+    assert cli(admin_dir, "project", "--json", "show", pid).json()["id"] == project["id"]

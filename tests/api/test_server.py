@@ -151,13 +151,24 @@ def test_body_over_the_limit_is_413(tight_user):
     assert name not in project_names(tight_user.client)
 
 
-def test_chunked_body_over_the_limit_is_413(tight_user):
+def chunked(data, size=1000):
+    out = b"".join(
+        b"%x\r\n%s\r\n" % (len(data[i : i + size]), data[i : i + size])
+        for i in range(0, len(data), size)
+    )
+    return out + b"0\r\n\r\n"
+
+
+def test_chunked_body_over_the_limit_is_413(tight, tight_user):
     name = unique("chunky")
     data = json.dumps({"name": name, "description": "d" * 10_000}).encode()
-    chunks = iter([data[i : i + 1000] for i in range(0, len(data), 1000)])
-    reply = tight_user.client.post(
-        "/api/v2/projects", chunks, headers={"Content-Type": "application/json"}
-    )
+    head = (
+        f"POST /api/v2/projects HTTP/1.1\r\nHost: lathe\r\nAuthorization: Bearer {tight_user.key}\r\n"
+        f"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+    ).encode()
+    # sent in small pieces so that an early answer is noticed before the whole body is written
+    reply = raw_exchange(tight.host, tight.port, head, chunked(data), piece=512, timeout=10)
+    assert reply is not None, "connection closed without an answer"
     assert_error(reply, 413, "payload_too_large")
     assert name not in project_names(tight_user.client)
 
