@@ -26,7 +26,7 @@ run_unit() {
 run_api() {
     local log
     log=$(mktemp)
-    "$PYTHON" -m pytest tests/api -q -p no:cacheprovider 2>&1 | tee "$log"
+    "$PYTHON" -m pytest tests/api 2>&1 | tee "$log"
     local rc=${PIPESTATUS[0]}
     local line
     line=$(grep -E '^[0-9]+ (passed|failed)|^=+ .*(passed|failed)' "$log" | tail -1)

@@ -217,7 +217,6 @@ def assert_rate_limited(reply):
     assert 1 <= int(retry_after) <= 60
 
 
-@pytest.mark.slow
 def test_login_rate_limit_per_user(lathe_factory):
     server = lathe_factory("--login-rate-per-user", "3")
     victim, victim_password = server.add_user("victim")
@@ -233,7 +232,6 @@ def test_login_rate_limit_per_user(lathe_factory):
     assert server.client().login(bystander, bystander_password).status == 200
 
 
-@pytest.mark.slow
 def test_login_rate_limit_per_address(lathe_factory):
     server = lathe_factory("--login-rate-per-address", "3")
     for _ in range(3):
@@ -243,7 +241,6 @@ def test_login_rate_limit_per_address(lathe_factory):
     assert_rate_limited(server.client().login(server.admin_user, server.admin_password))
 
 
-@pytest.mark.slow
 def test_rate_limited_logins_are_audited(lathe_factory):
     server = lathe_factory("--login-rate-per-user", "3")
     victim, _ = server.add_user("victim")

@@ -4,11 +4,7 @@ import os
 import re
 import time
 
-import pytest
-
 from conftest import ADMIN_USER, Client, create_project, create_team
-
-pytestmark = pytest.mark.slow
 
 SESSION = "/api/v2/auth/session"
 
@@ -133,3 +129,27 @@ def test_restart_after_clean_stop_keeps_everything(lathe_factory):
     again = restart(lathe_factory, server, server.admin_password)
     c = Client(again.url, api_key=user.key)
     assert c.get(f"/api/v2/projects/{project['id']}").body["name"] == "kept"
+
+
+def printed_password(server):
+    """The generated admin password a first start prints (None when it printed none)."""
+    for line in server.lines:
+        match = re.search(r"password\W+(\S+)\s*$", line, re.I)
+        if match and not line.lstrip().startswith("{"):
+            return match.group(1)
+    return None
+
+
+def test_generated_admin_password_is_printed_once_and_survives_kill_9(lathe_factory):
+    server = lathe_factory(env={"LATHE_ADMIN_PASSWORD": ""})
+    time.sleep(0.5)  # let the output after the ready line arrive
+    password = printed_password(server)
+    assert password, f"a first start without LATHE_ADMIN_PASSWORD printed no password:\n{server.output}"
+    assert server.client().login(ADMIN_USER, password).status == 200
+    server.kill9()
+
+    again = lathe_factory(data_dir=server.data_dir, env={"LATHE_ADMIN_PASSWORD": ""})
+    assert again.client().login(ADMIN_USER, password).status == 200
+    time.sleep(0.5)
+    assert printed_password(again) is None, f"admin password printed again:\n{again.output}"
+    assert admin_creation_lines(again) == []

@@ -8,6 +8,7 @@ import random
 import secrets
 import socket
 import tarfile
+import threading
 import time
 import urllib.parse
 from pathlib import Path
@@ -236,6 +237,42 @@ def test_delete_file_and_tree(user, project):
         assert_error(c.get(files_url(project, p)), 404, "not_found")
     assert names_in(c.get(files_url(project))) == {}
     assert_error(c.delete(files_url(project, "tree")), 404, "not_found")
+
+
+def test_writing_below_a_file_is_refused(user, project):
+    c = user.client
+    assert c.put(files_url(project, "plain"), b"plain file").status == 201
+    for reply in [c.put(files_url(project, "plain/child.txt"), b"x"), c.post(files_url(project, "plain/sub:mkdir"))]:
+        assert reply.status in (400, 409), reply
+        assert reply.error_code in ("bad_request", "conflict")
+    assert c.get(files_url(project, "plain:download")).raw == b"plain file"
+
+
+def test_writing_a_file_over_a_directory_is_refused(user, project):
+    c = user.client
+    assert c.put(files_url(project, "dir/inner.txt"), b"inner").status == 201
+    reply = c.put(files_url(project, "dir"), b"x")
+    assert reply.status in (400, 409), reply
+    assert c.get(files_url(project, "dir/inner.txt:download")).raw == b"inner"
+
+
+def test_concurrent_uploads_to_one_path_never_mix(user, project):
+    payloads = [bytes([i]) * (2 * MiB) for i in range(4)]
+    replies = []
+
+    def upload(data):
+        replies.append(user.client.put(files_url(project, "race.bin"), data))
+
+    threads = [threading.Thread(target=upload, args=(p,)) for p in payloads]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert all(r.status == 201 for r in replies), replies
+    final = user.client.get(files_url(project, "race.bin:download")).raw
+    assert final in payloads, "the file mixes bytes of several uploads"
+    names = names_in(user.client.get(files_url(project)))
+    assert set(names) == {"race.bin"}, f"leftovers in the project: {sorted(names)}"
 
 
 def test_missing_paths_are_404(user, project):

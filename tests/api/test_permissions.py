@@ -531,3 +531,40 @@ def test_team_that_owns_projects_cannot_be_deleted(lathe, cast):
     assert lead.client.get(f"/api/v2/teams/{team}").status == 200
     assert lead.client.delete(f"/api/v2/projects/{project['id']}").status == 204
     assert lead.client.delete(f"/api/v2/teams/{team}").status == 204
+
+
+def test_only_team_admins_manage_members(lathe, cast):
+    users = cast["users"]
+    newbie = lathe.create_user("newbie")
+    path = f"/api/v2/teams/{cast['crew']}/members/{newbie.username}"
+    for member in ["team_viewer", "team_operator", "team_contributor", "stranger"]:
+        assert_error(users[member].client.put(path, {"role": "Admin"}), 403, "permission_denied")
+    members = users["stranger"].client.get(f"/api/v2/teams/{cast['crew']}/members").body["members"]
+    assert newbie.username not in [m["username"] for m in members]
+    assert users["team_admin"].client.put(path, {"role": "Viewer"}).status in (200, 201)
+    victim = f"/api/v2/teams/{cast['crew']}/members/{users['team_viewer'].username}"
+    assert_error(users["team_contributor"].client.delete(victim), 403, "permission_denied")
+    assert users["team_admin"].client.delete(path).status == 204
+
+
+def test_team_keeps_at_least_one_admin(lathe):
+    lead = lathe.create_user("solo")
+    team = create_team(lead.client)
+    me = f"/api/v2/teams/{team}/members/{lead.username}"
+    assert_error(lead.client.delete(me), 409, "conflict")
+    members = lead.client.get(f"/api/v2/teams/{team}/members").body["members"]
+    assert {"username": lead.username, "role": "Admin"} in members
+
+
+def test_teams_and_users_share_one_namespace(lathe, admin):
+    user = lathe.create_user("shared")
+    assert_error(user.client.post("/api/v2/teams", {"name": user.username}), 409, "conflict")
+    team = create_team(user.client)
+    reply = admin.post("/api/v2/users", {"username": team, "password": "password-1"})
+    assert_error(reply, 409, "conflict")
+
+
+@pytest.mark.parametrize("name", ["", "Upper", "-x", "a b", "t" * 65])
+def test_invalid_team_name_is_400(cast, name):
+    reply = cast["users"]["stranger"].client.post("/api/v2/teams", {"name": name})
+    assert_error(reply, 400, "bad_request")

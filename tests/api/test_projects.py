@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from conftest import assert_error, create_project, list_all, parse_time, unique
+from conftest import assert_error, create_project, create_team, list_all, parse_time, unique
 
 PROJECTS = "/api/v2/projects"
 
@@ -64,6 +64,15 @@ def test_create_get_patch_delete(lathe, user):
     assert body["id"] not in [p["id"] for p in list_all(user.client, PROJECTS, "projects")]
 
 
+def test_unicode_names_round_trip(user):
+    name = "Modèle de churn — 予測 🚀 " + unique("")
+    project = create_project(user.client, name, description="ünïcødé")
+    got = user.client.get(project_path(project)).body
+    assert got["name"] == name and got["description"] == "ünïcødé"
+    found = list_all(user.client, PROJECTS, "projects", {"search_filter": filtered(name="予測")})
+    assert [p["id"] for p in found] == [project["id"]]
+
+
 def test_patch_changes_only_given_fields(user):
     project = create_project(user.client, description="keep me", visibility="private")
     status, _, body = user.client.patch(project_path(project), {"name": unique("renamed")})
@@ -88,7 +97,7 @@ def test_get_unknown_project_is_404(user):
     assert_error(user.client.get(f"{PROJECTS}/999999999"), 404, "not_found")
 
 
-@pytest.mark.parametrize("pid", ["abc", "-1", "1.5", "0x10"])
+@pytest.mark.parametrize("pid", ["abc", "-1", "1.5", "0x10", "99999999999999999999999", "1e3"])
 def test_non_integer_project_id_is_400_or_404(user, pid):
     reply = user.client.get(f"{PROJECTS}/{pid}")
     assert reply.status in (400, 404), reply
@@ -194,7 +203,7 @@ def test_page_size_1000_returns_all(pager):
     assert not body.get("next_page_token")
 
 
-@pytest.mark.parametrize("size", ["0", "1001", "-1", "ten", ""])
+@pytest.mark.parametrize("size", ["0", "1001", "-1", "ten", "", "99999999999999999999", "10.5"])
 def test_out_of_range_page_size_is_400(pager, size):
     owner, _ = pager
     assert_error(owner.client.get(PROJECTS, params={"page_size": size}), 400, "bad_request")
@@ -327,6 +336,110 @@ def test_bad_search_filter_is_400(user, search_filter):
 def test_users_list_rejects_unknown_filter_field(user):
     reply = user.client.get("/api/v2/users", params={"search_filter": '{"password": "x"}'})
     assert_error(reply, 400, "bad_request")
+
+
+# Every list endpoint follows the same rules: generated over all of them.
+
+
+@pytest.fixture(scope="module")
+def listed(lathe):
+    """At least three of everything a list endpoint returns."""
+    owner = lathe.create_user("lists")
+    extras = [lathe.create_user("listx") for _ in range(3)]
+    project = create_project(owner.client)
+    base = project_path(project)
+    for u in extras:
+        assert owner.client.put(f"{base}/collaborators/{u.username}", {"role": "Viewer"}).status in (200, 201)
+    for i in range(3):
+        assert owner.client.put(f"{base}/files/f{i}.txt", b"x").status == 201
+        assert owner.client.put(f"{base}/env/V{i}", {"value": str(i)}).status == 200
+        create_project(owner.client)
+    for _ in range(2):
+        lathe.create_key(owner.username, owner.password)
+    team = create_team(owner.client, members={u.username: "Viewer" for u in extras})
+    for _ in range(2):
+        create_team(owner.client)
+    return {"owner": owner, "base": base, "team": team}
+
+
+# name: (path, items key, identity field, search_filter that narrows it, admin only)
+LIST_ENDPOINTS = {
+    "users": ("/api/v2/users", "users", "username", {"username": "listx"}, False),
+    "teams": ("/api/v2/teams", "teams", "name", None, False),
+    "team_members": ("/api/v2/teams/{team}/members", "members", "username", None, False),
+    "projects": ("/api/v2/projects", "projects", "id", {"owner": "{owner}"}, False),
+    "collaborators": ("{base}/collaborators", "collaborators", "username", None, False),
+    "files": ("{base}/files", "files", "path", None, False),
+    "env": ("{base}/env", "environment", "name", None, False),
+    "user_keys": ("/api/v2/users/{owner}/keys", "keys", "id", None, False),
+    "all_keys": ("/api/v2/keys", "keys", "id", None, True),
+    "audit": ("/api/v2/audit", "events", "id", {"actor": "{owner}"}, True),
+}
+
+
+def list_setup(lathe, listed, name):
+    path, key, ident, flt, admin_only = LIST_ENDPOINTS[name]
+    names = {"team": listed["team"], "owner": listed["owner"].username, "base": listed["base"]}
+    client = lathe.admin if admin_only else listed["owner"].client
+    params = {}
+    if flt:
+        params["search_filter"] = json.dumps({k: v.format(**names) for k, v in flt.items()})
+    return client, path.format(**names), key, ident, params
+
+
+@pytest.mark.parametrize("name", list(LIST_ENDPOINTS))
+def test_every_list_pages_through_everything_once(lathe, listed, name):
+    client, path, key, ident, params = list_setup(lathe, listed, name)
+    status, _, whole = client.get(path, params={**params, "page_size": 1000})
+    assert status == 200, whole
+    expected = [item[ident] for item in whole[key]]
+    assert len(expected) >= 3 and not whole.get("next_page_token")
+    seen, sizes, token = [], [], None
+    for _ in range(len(expected) + 2):
+        query = {**params, "page_size": 2, **({"page_token": token} if token else {})}
+        status, _, body = client.get(path, params=query)
+        assert status == 200, body
+        sizes.append(len(body[key]))
+        seen += [item[ident] for item in body[key]]
+        token = body.get("next_page_token")
+        if not token:
+            break
+    assert len(seen) == len(set(seen)), f"{name}: an item was listed twice"
+    assert sorted(map(str, seen)) == sorted(map(str, expected))
+    assert all(n == 2 for n in sizes[:-1]) and 1 <= sizes[-1] <= 2
+
+
+@pytest.mark.parametrize("size", ["0", "1001"])
+@pytest.mark.parametrize("name", list(LIST_ENDPOINTS))
+def test_every_list_rejects_out_of_range_page_size(lathe, listed, name, size):
+    client, path, _, _, params = list_setup(lathe, listed, name)
+    assert_error(client.get(path, params={**params, "page_size": size}), 400, "bad_request")
+
+
+@pytest.mark.parametrize("name", list(LIST_ENDPOINTS))
+def test_every_list_rejects_unknown_filter_fields(lathe, listed, name):
+    client, path, _, _, _ = list_setup(lathe, listed, name)
+    reply = client.get(path, params={"search_filter": '{"no_such_field": "x"}'})
+    assert_error(reply, 400, "bad_request")
+
+
+@pytest.mark.parametrize("name", list(LIST_ENDPOINTS))
+def test_every_list_rejects_forged_page_tokens(lathe, listed, name):
+    client, path, _, _, params = list_setup(lathe, listed, name)
+    reply = client.get(path, params={**params, "page_token": "forged-token"})
+    assert_error(reply, 400, "bad_request")
+
+
+@pytest.mark.parametrize(
+    "path,field", [("/api/v2/users", "username"), ("/api/v2/teams", "name"), ("/api/v2/projects", "name")]
+)
+@pytest.mark.parametrize("descending", [False, True])
+def test_other_lists_sort_by_name(lathe, listed, path, field, descending):
+    client = listed["owner"].client
+    sort = ("-" if descending else "") + field
+    items = list_all(client, path, path.rsplit("/", 1)[-1], {"sort": sort})
+    names = [i[field] for i in items]
+    assert names == sorted(names, reverse=descending)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -557,3 +670,21 @@ def test_non_admin_cannot_read_audit(user):
 def test_unknown_audit_filter_is_400(admin):
     reply = admin.get("/api/v2/audit", params={"search_filter": '{"secret": "x"}'})
     assert_error(reply, 400, "bad_request")
+
+
+def test_passwords_never_reach_the_audit_log_or_the_logs(lathe, admin):
+    password = "pw-" + secrets.token_hex(12)
+    username = unique("secretive")
+    assert admin.post("/api/v2/users", {"username": username, "password": password}).status == 201
+    client = lathe.client()
+    assert client.login(username, password).status == 200
+    new_password = "pw2-" + secrets.token_hex(12)
+    reply = client.patch(
+        f"/api/v2/users/{username}", {"password": new_password, "current_password": password}
+    )
+    assert reply.status == 200, reply
+    lathe.client().login(username, "wrong-" + new_password)
+    audit = admin.get("/api/v2/audit", params={"page_size": 1000})
+    for secret in [password, new_password]:
+        assert secret.encode() not in audit.raw
+        assert secret not in lathe.output

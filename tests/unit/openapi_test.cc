@@ -1,0 +1,120 @@
+// Keeps the OpenAPI document true: every routed (method, path) is documented and vice versa, and
+// every route is guarded by a policy action.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "api/api.h"
+#include "api/routes.h"
+#include "auth/policy.h"
+#include "core/crypto.h"
+#include "core/secret_box.h"
+#include "store/sqlite/sqlite_store.h"
+
+namespace lathe {
+namespace {
+
+namespace fs = std::filesystem;
+
+class ApiRoutesTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        ASSERT_TRUE(InitCrypto());
+        char tmpl[] = "/tmp/lathe-openapi-XXXXXX";
+        ASSERT_NE(mkdtemp(tmpl), nullptr);
+        dir_ = tmpl;
+        auto store = store::SqliteStore::Open({(dir_ / "lathe.db").string(), 1, false, 1000}, clock_);
+        ASSERT_TRUE(store) << store.error().message;
+        store_ = std::move(*store);
+        auto box = SecretBox::OpenOrCreate(dir_ / "secret.key");
+        ASSERT_TRUE(box);
+        box_ = std::make_unique<SecretBox>(*box);
+        accounts_ = std::make_unique<auth::Accounts>(*store_, clock_, auth::AccountsOptions{});
+        teams_ = std::make_unique<auth::Teams>(*store_, clock_);
+        audit_ = std::make_unique<auth::AuditLog>(*store_);
+        projects_ = std::make_unique<projects::Projects>(*store_, clock_, dir_ / "projects",
+                                                         projects::ProjectLimits{});
+        env_ = std::make_unique<projects::Environment>(*store_, clock_, *box_);
+        services_ = std::make_unique<api::Services>(api::Services{
+            *store_, *accounts_, *teams_, *audit_, *projects_, *env_, config_, clock_, dir_});
+        api::RegisterRoutes(router_, *services_);
+    }
+    void TearDown() override {
+        std::error_code ec;
+        fs::remove_all(dir_, ec);
+    }
+
+    fs::path dir_;
+    SystemClock clock_;
+    ServerConfig config_;
+    std::unique_ptr<store::SqliteStore> store_;
+    std::unique_ptr<SecretBox> box_;
+    std::unique_ptr<auth::Accounts> accounts_;
+    std::unique_ptr<auth::Teams> teams_;
+    std::unique_ptr<auth::AuditLog> audit_;
+    std::unique_ptr<projects::Projects> projects_;
+    std::unique_ptr<projects::Environment> env_;
+    std::unique_ptr<api::Services> services_;
+    http::Router router_;
+};
+
+std::string Lower(std::string s) {
+    for (char& c : s) {
+        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    }
+    return s;
+}
+
+TEST_F(ApiRoutesTest, EveryRouteIsInTheOpenApiDocumentAndViceVersa) {
+    nlohmann::json doc = nlohmann::json::parse(api::OpenApiJson());
+    ASSERT_TRUE(doc.contains("paths"));
+    EXPECT_TRUE(doc["openapi"].get<std::string>().starts_with("3."));
+    std::set<std::string> documented;
+    for (const auto& [path, item] : doc["paths"].items()) {
+        for (const auto& [method, op] : item.items()) {
+            if (method == "get" || method == "post" || method == "put" || method == "patch" ||
+                method == "delete") {
+                documented.insert(method + " " + path);
+            }
+        }
+    }
+    std::set<std::string> routed;
+    for (const auto& route : router_.routes()) {
+        routed.insert(Lower(route->method) + " " + route->OpenApiPath());
+    }
+    for (const auto& r : routed) {
+        EXPECT_TRUE(documented.count(r)) << "routed but not in src/api/openapi.yaml: " << r;
+    }
+    for (const auto& d : documented) {
+        EXPECT_TRUE(routed.count(d)) << "documented but not routed: " << d;
+    }
+    EXPECT_GT(routed.size(), 30u);
+}
+
+TEST_F(ApiRoutesTest, EveryRouteNamesAPolicyAction) {
+    std::set<std::string> actions;
+    for (const auto& rule : auth::PolicyTable()) {
+        actions.insert(std::string(rule.name));
+    }
+    for (const auto& route : router_.routes()) {
+        EXPECT_TRUE(actions.count(route->action))
+            << route->method << " " << route->pattern << " has action '" << route->action << "'";
+    }
+}
+
+TEST_F(ApiRoutesTest, OnlyHealthDocsAndLoginArePublic) {
+    std::set<std::string> public_routes;
+    for (const auto& route : router_.routes()) {
+        if (route->action == "public") {
+            public_routes.insert(route->method + " " + route->pattern);
+        }
+    }
+    EXPECT_EQ(public_routes, (std::set<std::string>{"GET /healthz", "GET /readyz",
+                                                     "GET /api/v2/openapi.json",
+                                                     "POST /api/v2/auth/login"}));
+}
+
+}  // namespace
+}  // namespace lathe
