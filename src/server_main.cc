@@ -110,7 +110,7 @@ int RunServer(const std::vector<std::string>& args) {
     }
     RaiseFileLimit();
 
-    const fs::path data_dir = fs::absolute(config.data_dir);
+    const fs::path data_dir = fs::absolute(config.data_dir).lexically_normal();
     const fs::path temp_dir = data_dir / "tmp";
     std::error_code ec;
     for (const auto& dir : {data_dir, data_dir / "projects", data_dir / "logs", temp_dir}) {
@@ -131,6 +131,21 @@ int RunServer(const std::vector<std::string>& args) {
     auto store = store::SqliteStore::Open(store_options, clock);
     if (!store) {
         return Fail(store.error().message);
+    }
+    // Without its key, every stored environment variable is unreadable: refuse to start rather
+    // than silently create a new key.
+    if (!fs::exists(data_dir / "secret.key")) {
+        bool sealed_values = false;
+        auto st = (*store)->Read([&](store::Tx& tx) -> Status {
+            ASSIGN_OR_RETURN(auto row, tx.QueryOne("SELECT 1 FROM project_env LIMIT 1"));
+            sealed_values = row.has_value();
+            return {};
+        });
+        if (!st || sealed_values) {
+            return Fail((data_dir / "secret.key").string() +
+                        " is missing but the database holds values sealed with it; restore the "
+                        "key file from your backup (see docs/install.md)");
+        }
     }
     auto box = SecretBox::OpenOrCreate(data_dir / "secret.key");
     if (!box) {
@@ -203,11 +218,14 @@ int RunServer(const std::vector<std::string>& args) {
                                {"worker_threads", options.worker_threads}});
     std::string url = "http://" + config.host + ":" + std::to_string(*port);
     std::cout << "Lathe is ready at " << url << "\n";
-    if (!generated->empty()) {
+    if (generated->has_value() && !(*generated)->empty()) {
         std::cout << "First start: created the site admin.\n"
                   << "  username: " << admin_user << "\n"
-                  << "  password: " << *generated << "\n"
+                  << "  password: " << **generated << "\n"
                   << "This password is shown once; change it after signing in.\n";
+    } else if (generated->has_value()) {
+        std::cout << "First start: created the site admin '" << admin_user
+                  << "' with the password from LATHE_ADMIN_PASSWORD.\n";
     }
     std::cout << "Data in " << data_dir.string() << ". Press Ctrl-C to stop." << std::endl;
     server.RunUntilSignal();

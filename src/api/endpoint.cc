@@ -238,6 +238,18 @@ Status OnlyFields(const json& body, std::initializer_list<const char*> allowed) 
     return {};
 }
 
+Result<auth::Role> RoleFromBody(const http::Request& request) {
+    ASSIGN_OR_RETURN(json body, ParseJsonBody(request));
+    RETURN_IF_ERROR(OnlyFields(body, {"role"}));
+    ASSIGN_OR_RETURN(std::string name, RequiredString(body, "role"));
+    auto role = auth::ParseRole(name);
+    if (!role) {
+        return MakeError(ErrorCode::kBadRequest,
+                         "role must be Viewer, Operator, Contributor or Admin");
+    }
+    return *role;
+}
+
 Result<store::ListQuery> ListQueryFrom(const http::Request& request, const store::ListSpec& spec) {
     for (const char* name : {"page_size", "page_token", "search_filter", "sort"}) {
         auto it = request.query.find(name);

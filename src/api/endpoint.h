@@ -55,6 +55,8 @@ Result<std::string> RequiredString(const json& body, const char* field);
 Result<std::optional<bool>> OptionalBool(const json& body, const char* field);
 Result<std::optional<std::int64_t>> OptionalInt(const json& body, const char* field);
 Status OnlyFields(const json& body, std::initializer_list<const char*> allowed);
+// A body of exactly {"role": "Viewer" | "Operator" | "Contributor" | "Admin"}.
+Result<auth::Role> RoleFromBody(const http::Request& request);
 
 // The list parameters of a request, for a SQL-backed list.
 Result<store::ListQuery> ListQueryFrom(const http::Request& request, const store::ListSpec& spec);

@@ -20,8 +20,8 @@ std::string ContentDisposition(const std::string& filename) {
 }
 
 Result<http::Response> ListDirectory(Context& ctx, const std::string& path) {
-    projects::FileStore files = ctx.services.projects.Files(ctx.project_id);
-    ASSIGN_OR_RETURN(auto entries, files.List(path));
+    auto files = ctx.services.projects.Files(ctx.project_id);
+    ASSIGN_OR_RETURN(auto entries, files->List(path));
     json items = json::array();
     for (const auto& e : entries) {
         items.push_back(RenderFile(e));
@@ -38,8 +38,8 @@ void RegisterFileRoutes(http::Router& router, Services& s) {
                 [](Context& ctx) { return ListDirectory(ctx, ""); });
     AddEndpoint(router, s, "GET", base + "/{path+}", auth::Action::kFilesRead,
                 [](Context& ctx) -> Result<http::Response> {
-                    projects::FileStore files = ctx.services.projects.Files(ctx.project_id);
-                    ASSIGN_OR_RETURN(auto entry, files.Stat(ctx.Param("path")));
+                    auto files = ctx.services.projects.Files(ctx.project_id);
+                    ASSIGN_OR_RETURN(auto entry, files->Stat(ctx.Param("path")));
                     if (entry.is_dir) {
                         return ListDirectory(ctx, entry.path);
                     }
@@ -47,12 +47,12 @@ void RegisterFileRoutes(http::Router& router, Services& s) {
                 });
     AddEndpoint(router, s, "GET", base + "/{path+}:download", auth::Action::kFilesRead,
                 [](Context& ctx) -> Result<http::Response> {
-                    projects::FileStore files = ctx.services.projects.Files(ctx.project_id);
-                    ASSIGN_OR_RETURN(auto entry, files.Stat(ctx.Param("path")));
+                    auto files = ctx.services.projects.Files(ctx.project_id);
+                    ASSIGN_OR_RETURN(auto entry, files->Stat(ctx.Param("path")));
                     http::Response r;
                     r.content_type = "application/octet-stream";
                     if (!entry.is_dir) {
-                        ASSIGN_OR_RETURN(r.file, files.Resolve(entry.path));
+                        ASSIGN_OR_RETURN(r.file, files->Resolve(entry.path));
                         r.headers.emplace_back("Content-Disposition", ContentDisposition(entry.name));
                         return r;
                     }
@@ -65,7 +65,7 @@ void RegisterFileRoutes(http::Router& router, Services& s) {
                         if (!out) {
                             return MakeError(ErrorCode::kInternal, "cannot create an archive file");
                         }
-                        auto st = files.WriteTar(entry.path, out);
+                        auto st = files->WriteTar(entry.path, out);
                         out.close();
                         if (!st || !out) {
                             std::error_code ec;
@@ -88,15 +88,15 @@ void RegisterFileRoutes(http::Router& router, Services& s) {
     AddEndpoint(
         router, s, "PUT", base + "/{path+}", auth::Action::kFilesWrite,
         [](Context& ctx) -> Result<http::Response> {
-            projects::FileStore files = ctx.services.projects.Files(ctx.project_id);
-            ASSIGN_OR_RETURN(auto entry, files.CommitUpload(ctx.Param("path"), ctx.request.body_file));
+            auto files = ctx.services.projects.Files(ctx.project_id);
+            ASSIGN_OR_RETURN(auto entry, files->CommitUpload(ctx.Param("path"), ctx.request.body_file));
             return http::Response::Json(201, RenderFile(entry));
         },
         {.body = http::BodyMode::kStreamToFile});
     AddEndpoint(router, s, "POST", base + "/{path+}:mkdir", auth::Action::kFilesWrite,
                 [](Context& ctx) -> Result<http::Response> {
-                    projects::FileStore files = ctx.services.projects.Files(ctx.project_id);
-                    ASSIGN_OR_RETURN(auto entry, files.MakeDirectory(ctx.Param("path")));
+                    auto files = ctx.services.projects.Files(ctx.project_id);
+                    ASSIGN_OR_RETURN(auto entry, files->MakeDirectory(ctx.Param("path")));
                     return http::Response::Json(201, RenderFile(entry));
                 });
     AddEndpoint(router, s, "PATCH", base + "/{path+}", auth::Action::kFilesWrite,
@@ -104,14 +104,14 @@ void RegisterFileRoutes(http::Router& router, Services& s) {
                     ASSIGN_OR_RETURN(json body, ParseJsonBody(ctx.request));
                     RETURN_IF_ERROR(OnlyFields(body, {"path"}));
                     ASSIGN_OR_RETURN(std::string to, RequiredString(body, "path"));
-                    projects::FileStore files = ctx.services.projects.Files(ctx.project_id);
-                    ASSIGN_OR_RETURN(auto entry, files.Rename(ctx.Param("path"), to));
+                    auto files = ctx.services.projects.Files(ctx.project_id);
+                    ASSIGN_OR_RETURN(auto entry, files->Rename(ctx.Param("path"), to));
                     return http::Response::Json(200, RenderFile(entry));
                 });
     AddEndpoint(router, s, "DELETE", base + "/{path+}", auth::Action::kFilesWrite,
                 [](Context& ctx) -> Result<http::Response> {
-                    projects::FileStore files = ctx.services.projects.Files(ctx.project_id);
-                    RETURN_IF_ERROR(files.Remove(ctx.Param("path")));
+                    auto files = ctx.services.projects.Files(ctx.project_id);
+                    RETURN_IF_ERROR(files->Remove(ctx.Param("path")));
                     return http::Response::NoContent();
                 });
 }

@@ -72,16 +72,9 @@ void RegisterProjectRoutes(http::Router& router, Services& s) {
                 });
     AddEndpoint(router, s, "PUT", "/api/v2/projects/{project_id}/collaborators/{username}",
                 auth::Action::kCollaboratorsWrite, [](Context& ctx) -> Result<http::Response> {
-                    ASSIGN_OR_RETURN(json body, ParseJsonBody(ctx.request));
-                    RETURN_IF_ERROR(OnlyFields(body, {"role"}));
-                    ASSIGN_OR_RETURN(std::string role_name, RequiredString(body, "role"));
-                    auto role = auth::ParseRole(role_name);
-                    if (!role) {
-                        return MakeError(ErrorCode::kBadRequest,
-                                         "role must be Viewer, Operator, Contributor or Admin");
-                    }
+                    ASSIGN_OR_RETURN(auth::Role role, RoleFromBody(ctx.request));
                     ASSIGN_OR_RETURN(auto c, ctx.services.projects.SetCollaborator(
-                                                 ctx.project_id, ctx.Param("username"), *role));
+                                                 ctx.project_id, ctx.Param("username"), role));
                     return http::Response::Json(200, RenderCollaborator(c));
                 });
     AddEndpoint(router, s, "DELETE", "/api/v2/projects/{project_id}/collaborators/{username}",

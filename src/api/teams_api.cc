@@ -50,16 +50,9 @@ void RegisterTeamRoutes(http::Router& router, Services& s) {
                 });
     AddEndpoint(router, s, "PUT", "/api/v2/teams/{team}/members/{username}",
                 auth::Action::kTeamMembersWrite, [](Context& ctx) -> Result<http::Response> {
-                    ASSIGN_OR_RETURN(json body, ParseJsonBody(ctx.request));
-                    RETURN_IF_ERROR(OnlyFields(body, {"role"}));
-                    ASSIGN_OR_RETURN(std::string role_name, RequiredString(body, "role"));
-                    auto role = auth::ParseRole(role_name);
-                    if (!role) {
-                        return MakeError(ErrorCode::kBadRequest,
-                                         "role must be Viewer, Operator, Contributor or Admin");
-                    }
+                    ASSIGN_OR_RETURN(auth::Role role, RoleFromBody(ctx.request));
                     ASSIGN_OR_RETURN(auto m, ctx.services.teams.SetMember(
-                                                 ctx.Param("team"), ctx.Param("username"), *role));
+                                                 ctx.Param("team"), ctx.Param("username"), role));
                     return http::Response::Json(200, RenderMember(m));
                 });
     AddEndpoint(router, s, "DELETE", "/api/v2/teams/{team}/members/{username}",

@@ -71,8 +71,8 @@ Accounts::Accounts(store::Store& store, const Clock& clock, AccountsOptions opti
       user_limiter_(clock, options.login_rate_per_user),
       address_limiter_(clock, options.login_rate_per_address) {}
 
-Result<std::string> Accounts::EnsureInitialAdmin(const std::string& username,
-                                                 const std::string& password) {
+Result<std::optional<std::string>> Accounts::EnsureInitialAdmin(const std::string& username,
+                                                                const std::string& password) {
     bool any = false;
     RETURN_IF_ERROR(store_.Read([&](store::Tx& tx) -> Status {
         ASSIGN_OR_RETURN(auto row, tx.QueryOne("SELECT 1 FROM users LIMIT 1"));
@@ -80,12 +80,12 @@ Result<std::string> Accounts::EnsureInitialAdmin(const std::string& username,
         return {};
     }));
     if (any) {
-        return std::string();
+        return std::optional<std::string>();
     }
     std::string generated = password.empty() ? RandomToken(15) : "";
     NewUser admin{username, password.empty() ? generated : password, "Site admin", "", true};
     RETURN_IF_ERROR(CreateUser(admin));
-    return generated;
+    return std::optional<std::string>(generated);
 }
 
 Result<User> Accounts::CreateUser(const NewUser& nu) {

@@ -73,10 +73,10 @@ class Accounts {
 public:
     Accounts(store::Store& store, const Clock& clock, AccountsOptions options);
 
-    // First start: creates the site admin when there are no users. Returns the generated password
-    // (empty when `password` was given or the admin already existed).
-    Result<std::string> EnsureInitialAdmin(const std::string& username,
-                                           const std::string& password);
+    // First start: creates the site admin when there are no users. Returns nullopt when users
+    // already existed; else the generated password, or "" when `password` was given.
+    Result<std::optional<std::string>> EnsureInitialAdmin(const std::string& username,
+                                                          const std::string& password);
 
     Result<User> CreateUser(const NewUser& user);
     Result<User> GetUser(std::string_view username);

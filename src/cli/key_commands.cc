@@ -44,7 +44,7 @@ Result<void> Create(const Invocation& invocation, std::span<const std::string> w
         body["name"] = *name;
     }
     if (auto days = args->Value("expires-in-days")) {
-        Result<std::int64_t> count = ParseInteger(*days, "--expires-in-days", 1, 36500);
+        Result<std::int64_t> count = ParseInteger(*days, "--expires-in-days", 1, 3650);
         if (!count) {
             return UsageError(count.error().message, UsageLine(kCreateHelp));
         }

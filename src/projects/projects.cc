@@ -138,8 +138,14 @@ std::filesystem::path Projects::ProjectDir(std::int64_t id) const {
     return projects_dir_ / std::to_string(id);
 }
 
-FileStore Projects::Files(std::int64_t id) const {
-    return FileStore(ProjectDir(id) / "files", limits_.max_file_bytes, limits_.max_project_bytes);
+std::shared_ptr<FileStore> Projects::Files(std::int64_t id) {
+    std::lock_guard lock(mu_);
+    auto& store = file_stores_[id];
+    if (!store) {
+        store = std::make_shared<FileStore>(ProjectDir(id) / "files", limits_.max_file_bytes,
+                                            limits_.max_project_bytes);
+    }
+    return store;
 }
 
 Result<Project> Projects::Create(const auth::Principal& caller, const NewProject& np) {
@@ -279,6 +285,10 @@ Status Projects::Delete(std::int64_t id) {
         }
         return {};
     }));
+    {
+        std::lock_guard lock(mu_);
+        file_stores_.erase(id);
+    }
     std::error_code ec;
     std::filesystem::remove_all(ProjectDir(id), ec);
     if (ec) {

@@ -4,6 +4,8 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <mutex>
+#include <unordered_map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -74,8 +76,9 @@ public:
                                          auth::Role role);
     Status RemoveCollaborator(std::int64_t id, std::string_view username);
 
-    // The project's file store (the project must exist; callers have authorized already).
-    FileStore Files(std::int64_t id) const;
+    // The project's file store (the project must exist; callers have authorized already). One
+    // instance per project, so concurrent uploads share its quota lock.
+    std::shared_ptr<FileStore> Files(std::int64_t id);
     std::filesystem::path ProjectDir(std::int64_t id) const;
 
 private:
@@ -83,6 +86,8 @@ private:
     const Clock& clock_;
     std::filesystem::path projects_dir_;
     ProjectLimits limits_;
+    std::mutex mu_;  // guards file_stores_
+    std::unordered_map<std::int64_t, std::shared_ptr<FileStore>> file_stores_;
 };
 
 // "private", "team", "public".

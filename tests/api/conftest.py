@@ -182,7 +182,9 @@ def assert_error(reply, status, code):
     """The documented error shape: {"error": {"code", "message"}} with a matching status."""
     assert reply.status == status, f"expected {status} {code}, got {reply!r}"
     body = reply.body
-    assert isinstance(body, dict) and isinstance(body.get("error"), dict), f"bad error body {reply!r}"
+    assert isinstance(body, dict) and isinstance(
+        body.get("error"), dict
+    ), f"bad error body {reply!r}"
     assert body["error"].get("code") == code, f"expected code {code}, got {reply!r}"
     message = body["error"].get("message")
     assert isinstance(message, str) and message.strip(), f"error without a message: {reply!r}"
@@ -272,7 +274,10 @@ class LatheServer:
         )
         env.update(self.extra_env)
         cmd = [str(lathe_binary()), "server", "--data-dir", str(self.data_dir)]
-        cmd += ["--host", "127.0.0.1", "--port", "0", "--access-log", "off", *self.args]
+        cmd += ["--host", "127.0.0.1", "--port", "0"]
+        if "--access-log" not in self.args:
+            cmd += ["--access-log", "off"]
+        cmd += self.args
         self.lines = []
         self.url = None
         ready = threading.Event()
@@ -304,7 +309,9 @@ class LatheServer:
         while not ready.wait(0.05):
             if self.proc.poll() is not None:
                 self._join_drains()
-                pytest.fail(f"lathe exited with {self.proc.returncode} before ready:\n{self.output}")
+                pytest.fail(
+                    f"lathe exited with {self.proc.returncode} before ready:\n{self.output}"
+                )
             if time.monotonic() > deadline:
                 self.proc.kill()
                 self.proc.wait()

@@ -20,7 +20,9 @@ def restart(lathe_factory, first, admin_password_env):
 
 def admin_creation_lines(server):
     return [
-        line for line in server.lines if re.search(r"admin", line, re.I) and re.search(r"creat", line, re.I)
+        line
+        for line in server.lines
+        if re.search(r"admin", line, re.I) and re.search(r"creat", line, re.I)
     ]
 
 
@@ -35,7 +37,10 @@ def test_acknowledged_writes_survive_kill_9(lathe_factory):
     team_project = create_project(alice.client, "team-durable", team=team, visibility="team")
     c = alice.client
     assert c.patch(base, {"description": "patched"}).status == 200
-    assert c.put(f"{base}/collaborators/{bob.username}", {"role": "Contributor"}).status in (200, 201)
+    assert c.put(f"{base}/collaborators/{bob.username}", {"role": "Contributor"}).status in (
+        200,
+        201,
+    )
     assert c.put(f"{base}/env/VISIBLE", {"value": "plain value"}).status == 200
     assert c.put(f"{base}/env/HIDDEN", {"value": "hidden value", "hidden": True}).status == 200
     model = os.urandom(1024 * 1024 + 17)
@@ -43,7 +48,9 @@ def test_acknowledged_writes_survive_kill_9(lathe_factory):
     assert c.post(f"{base}/files/empty-dir:mkdir").status == 201
     assert c.put(f"{base}/files/gone.txt", b"soon deleted").status == 201
     assert c.delete(f"{base}/files/gone.txt").status == 204
-    extra = server.create_key(alice.username, alice.password, name="durable", expires_in_days=7).body
+    extra = server.create_key(
+        alice.username, alice.password, name="durable", expires_in_days=7
+    ).body
     revoked = server.create_key(alice.username, alice.password, name="revoked").body
     assert c.delete(f"/api/v2/users/{alice.username}/keys/{revoked['id']}").status == 204
     first_admin_lines = admin_creation_lines(server)
@@ -58,13 +65,16 @@ def test_acknowledged_writes_survive_kill_9(lathe_factory):
     assert again.client().login(ADMIN_USER, server.admin_password).status == 200
     assert again.client().login(ADMIN_USER, new_env_password).status == 401
     time.sleep(0.5)  # let the output after the ready line arrive
-    assert admin_creation_lines(again) == [], (
-        f"admin re-created on restart (first start printed {first_admin_lines}):\n{again.output}"
-    )
+    assert (
+        admin_creation_lines(again) == []
+    ), f"admin re-created on restart (first start printed {first_admin_lines}):\n{again.output}"
     assert server.admin_password not in again.output
     admin = again.admin
-    admins = [u for u in admin.get("/api/v2/users", params={"page_size": 1000}).body["users"]
-              if u["username"] == ADMIN_USER]
+    admins = [
+        u
+        for u in admin.get("/api/v2/users", params={"page_size": 1000}).body["users"]
+        if u["username"] == ADMIN_USER
+    ]
     assert len(admins) == 1 and admins[0]["is_admin"] is True
 
     # users, passwords and keys
@@ -81,7 +91,9 @@ def test_acknowledged_writes_survive_kill_9(lathe_factory):
     # the project, its collaborators, environment and files
     got = a.get(base).body
     assert got["name"] == "durable" and got["description"] == "patched"
-    collaborators = {x["username"]: x["role"] for x in a.get(f"{base}/collaborators").body["collaborators"]}
+    collaborators = {
+        x["username"]: x["role"] for x in a.get(f"{base}/collaborators").body["collaborators"]
+    }
     assert collaborators.get(bob.username) == "Contributor"
     assert collaborators.get(alice.username) == "Admin"
     b = Client(again.url, api_key=bob.key)
@@ -94,7 +106,9 @@ def test_acknowledged_writes_survive_kill_9(lathe_factory):
     assert a.get(f"{base}/files/gone.txt").status == 404
 
     # the team and its project
-    members = {m["username"]: m["role"] for m in a.get(f"/api/v2/teams/{team}/members").body["members"]}
+    members = {
+        m["username"]: m["role"] for m in a.get(f"/api/v2/teams/{team}/members").body["members"]
+    }
     assert members == {alice.username: "Admin", bob.username: "Viewer"}
     assert b.get(f"/api/v2/projects/{team_project['id']}").status == 200
 
@@ -113,11 +127,16 @@ def test_burst_of_writes_survives_kill_9(lathe_factory):
 
     again = restart(lathe_factory, server, server.admin_password)
     c = Client(again.url, api_key=user.key)
-    env = {v["name"]: v["value"] for v in c.get(f"{base}/env", params={"page_size": 1000}).body["environment"]}
+    env = {
+        v["name"]: v["value"]
+        for v in c.get(f"{base}/env", params={"page_size": 1000}).body["environment"]
+    }
     assert env == {f"V{i}": str(i) for i in range(50)}
     for i in range(20):
         assert c.get(f"{base}/files/f{i}.txt:download").raw == f"file {i}".encode()
-    listed = {p["name"] for p in c.get("/api/v2/projects", params={"page_size": 1000}).body["projects"]}
+    listed = {
+        p["name"] for p in c.get("/api/v2/projects", params={"page_size": 1000}).body["projects"]
+    }
     assert set(names) <= listed
 
 
@@ -144,7 +163,9 @@ def test_generated_admin_password_is_printed_once_and_survives_kill_9(lathe_fact
     server = lathe_factory(env={"LATHE_ADMIN_PASSWORD": ""})
     time.sleep(0.5)  # let the output after the ready line arrive
     password = printed_password(server)
-    assert password, f"a first start without LATHE_ADMIN_PASSWORD printed no password:\n{server.output}"
+    assert (
+        password
+    ), f"a first start without LATHE_ADMIN_PASSWORD printed no password:\n{server.output}"
     assert server.client().login(ADMIN_USER, password).status == 200
     server.kill9()
 

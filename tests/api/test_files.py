@@ -87,7 +87,7 @@ def test_overwrite_replaces_content(user, project):
     c = user.client
     assert c.put(files_url(project, "a.txt"), b"first version, longer").status == 201
     reply = c.put(files_url(project, "a.txt"), b"second")
-    assert reply.status in (200, 201), reply
+    assert reply.status == 201, reply
     assert reply.body["size"] == 6
     assert c.get(files_url(project, "a.txt:download")).raw == b"second"
 
@@ -128,14 +128,20 @@ def test_20_mib_streamed_upload(user, project, framing):
     digest = hashlib.sha256()
     headers = {"Content-Length": str(size)} if framing == "content_length" else None
     reply = user.client.put(
-        files_url(project, f"big-{framing}.bin"), stream(size, framing, digest=digest), headers=headers
+        files_url(project, f"big-{framing}.bin"),
+        stream(size, framing, digest=digest),
+        headers=headers,
     )
     assert reply.status == 201, reply
     assert reply.body["size"] == size
 
     conn = user.client.connection()
     try:
-        conn.request("GET", files_url(project, f"big-{framing}.bin:download"), headers=user.client.auth_headers())
+        conn.request(
+            "GET",
+            files_url(project, f"big-{framing}.bin:download"),
+            headers=user.client.auth_headers(),
+        )
         resp = conn.getresponse()
         assert resp.status == 200
         got, n = hashlib.sha256(), 0
@@ -146,6 +152,36 @@ def test_20_mib_streamed_upload(user, project, framing):
         conn.close()
     assert n == size
     assert got.hexdigest() == digest.hexdigest()
+
+
+def peak_rss_bytes(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    raise AssertionError("no VmHWM in /proc status")
+
+
+@pytest.mark.slow
+def test_uploads_are_streamed_not_held_in_memory(lathe_factory):
+    server = lathe_factory()
+    project = create_project(server.admin)
+    assert server.admin.put(files_url(project, "warmup.bin"), os.urandom(MiB)).status == 201
+    before = peak_rss_bytes(server.proc.pid)
+    size = 256 * MiB
+    digest = hashlib.sha256()
+    reply = server.admin.put(
+        files_url(project, "huge.bin"),
+        stream(size, "huge", digest=digest),
+        headers={"Content-Length": str(size)},
+    )
+    assert reply.status == 201, reply
+    grown = peak_rss_bytes(server.proc.pid) - before
+    assert (
+        grown < 64 * MiB
+    ), f"server memory grew by {grown // MiB} MiB for a {size // MiB} MiB upload"
+    stored = project_dir(server, project) / "files" / "huge.bin"
+    assert stored.stat().st_size == size
 
 
 def test_short_body_for_content_length_is_not_stored(lathe, user, project):
@@ -242,7 +278,10 @@ def test_delete_file_and_tree(user, project):
 def test_writing_below_a_file_is_refused(user, project):
     c = user.client
     assert c.put(files_url(project, "plain"), b"plain file").status == 201
-    for reply in [c.put(files_url(project, "plain/child.txt"), b"x"), c.post(files_url(project, "plain/sub:mkdir"))]:
+    for reply in [
+        c.put(files_url(project, "plain/child.txt"), b"x"),
+        c.post(files_url(project, "plain/sub:mkdir")),
+    ]:
         assert reply.status in (400, 409), reply
         assert reply.error_code in ("bad_request", "conflict")
     assert c.get(files_url(project, "plain:download")).raw == b"plain file"
@@ -334,8 +373,10 @@ TRAVERSALS = {
 
 
 def escaped_anywhere(lathe, marker):
-    """Looks for a file or directory named with the marker outside where it could legitimately be."""
-    hits = [p for p in [Path("/") / marker, Path("/tmp") / marker, Path("/etc") / marker] if p.exists()]
+    """Every file or directory named with the marker: where a traversal would have written it."""
+    hits = [
+        p for p in [Path("/") / marker, Path("/tmp") / marker, Path("/etc") / marker] if p.exists()
+    ]
     for root in [lathe.data_dir.parent]:
         for dirpath, dirnames, filenames in os.walk(root):
             hits += [Path(dirpath) / n for n in dirnames + filenames if marker in n]
@@ -365,7 +406,11 @@ def test_path_traversal_is_400(lathe, user, project, attempt, op):
 
 @pytest.mark.parametrize(
     "raw",
-    ["%2fetc%2fpasswd", "..%2f..%2f..%2f..%2f..%2f..%2fetc%2fpasswd", "../../../../../../etc/passwd"],
+    [
+        "%2fetc%2fpasswd",
+        "..%2f..%2f..%2f..%2f..%2f..%2fetc%2fpasswd",
+        "../../../../../../etc/passwd",
+    ],
 )
 def test_reading_system_files_is_400(user, project, raw):
     reply = user.client.get(files_url(project, raw + ":download"))
@@ -377,7 +422,10 @@ def test_traversal_cannot_reach_another_project(lathe, user, project):
     other = create_project(lathe.create_user("victim").client)
     assert lathe.admin.put(files_url(other, "secret.txt"), b"other's secret").status == 201
     c = user.client
-    for raw in [f"../../{other['id']}/files/secret.txt", f"..%2f..%2f{other['id']}%2ffiles%2fsecret.txt"]:
+    for raw in [
+        f"../../{other['id']}/files/secret.txt",
+        f"..%2f..%2f{other['id']}%2ffiles%2fsecret.txt",
+    ]:
         reply = c.get(files_url(project, raw + ":download"))
         assert_error(reply, 400, "bad_request")
         assert b"other's secret" not in reply.raw
@@ -560,7 +608,11 @@ def test_file_over_the_limit_is_413_and_leaves_nothing(small, small_project, fra
     assert owner.client.put(files_url(project, "keep.txt"), b"keep").status == 201
     before = files_on_disk(small, project)
     marker, payload = marked(FILE_LIMIT + 1)
-    body = payload if framing == "content_length" else iter([payload[i : i + 4096] for i in range(0, len(payload), 4096)])
+    body = (
+        payload
+        if framing == "content_length"
+        else iter([payload[i : i + 4096] for i in range(0, len(payload), 4096)])
+    )
     reply = owner.client.put(files_url(project, "over.bin"), body)
     assert_error(reply, 413, "payload_too_large")
     assert_nothing_left(small, owner, project, "over.bin", marker, before)
@@ -585,7 +637,9 @@ def test_refused_overwrite_keeps_the_old_file(small, small_project):
     owner, project = small_project
     assert owner.client.put(files_url(project, "model.bin"), b"good model").status == 201
     marker, payload = marked(FILE_LIMIT + 10)
-    assert_error(owner.client.put(files_url(project, "model.bin"), payload), 413, "payload_too_large")
+    assert_error(
+        owner.client.put(files_url(project, "model.bin"), payload), 413, "payload_too_large"
+    )
     assert owner.client.get(files_url(project, "model.bin:download")).raw == b"good model"
     assert not data_dir_contains(small, marker)
 
@@ -601,7 +655,10 @@ def test_project_limit(small, small_project):
     assert_nothing_left(small, owner, project, "c.bin", marker, before)
 
     # exactly up to the limit is fine, one byte more is not
-    assert c.put(files_url(project, "fill.bin"), marked(PROJECT_LIMIT - 2 * FILE_LIMIT)[1]).status == 201
+    assert (
+        c.put(files_url(project, "fill.bin"), marked(PROJECT_LIMIT - 2 * FILE_LIMIT)[1]).status
+        == 201
+    )
     before = files_on_disk(small, project)
     marker, payload = marked(40)
     assert_error(c.put(files_url(project, "one-more.bin"), payload), 413, "payload_too_large")

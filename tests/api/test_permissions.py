@@ -244,7 +244,9 @@ def make_world(lathe, cast, kind):
         project = create_project(creator.client, name, visibility=visibility[caller.project])
     base = f"/api/v2/projects/{project['id']}"
     c = creator.client
-    assert c.put(f"{base}/collaborators/{users['bystander'].username}", {"role": "Viewer"}).status in (
+    assert c.put(
+        f"{base}/collaborators/{users['bystander'].username}", {"role": "Viewer"}
+    ).status in (
         200,
         201,
     )
@@ -363,15 +365,15 @@ def test_removing_the_last_admin_is_409(lathe, admin, cast):
     assert_error(admin.delete(me), 409, "conflict")
     assert owner.client.get(base).body["my_role"] == "Admin"
 
-    assert owner.client.put(f"{base}/collaborators/{second.username}", {"role": "Admin"}).status in (
+    assert owner.client.put(
+        f"{base}/collaborators/{second.username}", {"role": "Admin"}
+    ).status in (
         200,
         201,
     )
     assert owner.client.delete(me).status == 204
     assert owner.username not in _collaborator_names(second.client, base)
-    assert_error(
-        second.client.delete(f"{base}/collaborators/{second.username}"), 409, "conflict"
-    )
+    assert_error(second.client.delete(f"{base}/collaborators/{second.username}"), 409, "conflict")
     assert second.client.get(base).body["my_role"] == "Admin"
 
 
@@ -431,8 +433,13 @@ def test_team_owned_project_is_visible_to_members_only(lathe, cast):
 
 @pytest.mark.parametrize(
     "member,allowed",
-    [("team_viewer", False), ("team_operator", False), ("team_contributor", True),
-     ("team_admin", True), ("stranger", False)],
+    [
+        ("team_viewer", False),
+        ("team_operator", False),
+        ("team_contributor", True),
+        ("team_admin", True),
+        ("stranger", False),
+    ],
 )
 def test_creating_a_team_project_needs_contributor_in_the_team(lathe, admin, cast, member, allowed):
     users = cast["users"]
@@ -510,7 +517,9 @@ def test_collaborator_role_and_team_role_combine_to_the_highest(lathe, cast):
     base = f"/api/v2/projects/{project['id']}"
     viewer_member = users["team_viewer"]
     lead = users["crewlead"].client
-    assert lead.put(f"{base}/collaborators/{viewer_member.username}", {"role": "Contributor"}).status in (
+    assert lead.put(
+        f"{base}/collaborators/{viewer_member.username}", {"role": "Contributor"}
+    ).status in (
         200,
         201,
     )

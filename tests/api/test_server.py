@@ -89,10 +89,28 @@ def test_wrong_method_is_405(user, method, path):
 
 @pytest.mark.parametrize(
     "body",
-    [b'{"name": ', b"{'name': 'x'}", b'{"name": "x"} trailing', b"\xff\xfe{}", b"", b"[1, 2]", b"null",
-     b'"just a string"', b'{"name": "x", "name": 5, }'],
-    ids=["truncated", "single_quotes", "trailing", "bad_utf8", "empty", "array", "null", "string",
-         "trailing_comma"],
+    [
+        b'{"name": ',
+        b"{'name': 'x'}",
+        b'{"name": "x"} trailing',
+        b"\xff\xfe{}",
+        b"",
+        b"[1, 2]",
+        b"null",
+        b'"just a string"',
+        b'{"name": "x", "name": 5, }',
+    ],
+    ids=[
+        "truncated",
+        "single_quotes",
+        "trailing",
+        "bad_utf8",
+        "empty",
+        "array",
+        "null",
+        "string",
+        "trailing_comma",
+    ],
 )
 def test_malformed_json_body_is_400(lathe, user, body):
     before = len(list_all(user.client, "/api/v2/projects", "projects"))
@@ -134,7 +152,10 @@ BODY_LIMIT = 4096
 @pytest.fixture(scope="module")
 def tight(tmp_path_factory):
     server = start_server(
-        tmp_path_factory.mktemp("lathe-tight"), "--max-body-bytes", str(BODY_LIMIT), *RELAXED_LOGIN_LIMITS
+        tmp_path_factory.mktemp("lathe-tight"),
+        "--max-body-bytes",
+        str(BODY_LIMIT),
+        *RELAXED_LOGIN_LIMITS,
     )
     yield server
     assert server.stop() == 0, server.output
@@ -174,7 +195,8 @@ def test_chunked_body_over_the_limit_is_413(tight, tight_user):
     name = unique("chunky")
     data = json.dumps({"name": name, "description": "d" * 10_000}).encode()
     head = (
-        f"POST /api/v2/projects HTTP/1.1\r\nHost: lathe\r\nAuthorization: Bearer {tight_user.key}\r\n"
+        f"POST /api/v2/projects HTTP/1.1\r\nHost: lathe\r\n"
+        f"Authorization: Bearer {tight_user.key}\r\n"
         f"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
     ).encode()
     # sent in small pieces so that an early answer is noticed before the whole body is written
@@ -188,7 +210,8 @@ def test_lying_content_length_is_413_without_waiting_for_the_body(tight, tight_u
     name = unique("liar")
     body = json.dumps({"name": name}).encode()
     head = (
-        f"POST /api/v2/projects HTTP/1.1\r\nHost: lathe\r\nAuthorization: Bearer {tight_user.key}\r\n"
+        f"POST /api/v2/projects HTTP/1.1\r\nHost: lathe\r\n"
+        f"Authorization: Bearer {tight_user.key}\r\n"
         f"Content-Type: application/json\r\nContent-Length: 1000000000\r\n\r\n"
     ).encode()
     started = time.monotonic()
@@ -252,7 +275,8 @@ def test_oversized_headers_are_431(lathe, shape):
         b"GET\r\n\r\n",
         b"GET /healthz HTTP/1.1\r\nHost lathe\r\n\r\n",
         b"GET /healthz HTTP/1.1\r\nHost: lathe\r\nContent-Length: -5\r\n\r\n",
-        b"POST /api/v2/auth/login HTTP/1.1\r\nHost: lathe\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+        b"POST /api/v2/auth/login HTTP/1.1\r\nHost: lathe\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\nzz\r\n",
         b"\x00" * 64 + b"\r\n\r\n",
     ],
     ids=["text", "tls_hello", "no_target", "bad_header", "negative_length", "bad_chunk", "nuls"],
@@ -367,7 +391,8 @@ def test_sigterm_finishes_the_in_flight_request_and_exits_0(lathe_factory):
     try:
         sock.sendall(
             (
-                f"PUT {path} HTTP/1.1\r\nHost: lathe\r\nAuthorization: Bearer {server.admin.api_key}\r\n"
+                f"PUT {path} HTTP/1.1\r\nHost: lathe\r\n"
+                f"Authorization: Bearer {server.admin.api_key}\r\n"
                 f"Content-Type: application/octet-stream\r\nContent-Length: {size}\r\n\r\n"
             ).encode()
         )
@@ -376,6 +401,12 @@ def test_sigterm_finishes_the_in_flight_request_and_exits_0(lathe_factory):
         server.proc.send_signal(signal.SIGTERM)
         time.sleep(1.0)
         assert server.proc.poll() is None, "server exited with a request in flight"
+        # while draining, new requests are turned away (refused, or 503 unavailable)
+        try:
+            late = server.client().get("/healthz")
+            assert_error(late, 503, "unavailable")
+        except (ConnectionError, http.client.RemoteDisconnected):
+            pass
         sock.sendall(data[size // 2 :])
         resp = http.client.HTTPResponse(sock, method="PUT")
         resp.begin()
@@ -402,3 +433,25 @@ def test_sigterm_on_idle_server_exits_0_promptly(lathe_factory):
         assert time.monotonic() - started < 10
     finally:
         idle.close()
+
+
+def test_access_log_has_request_ids_and_no_secrets(lathe_factory, tmp_path):
+    log = tmp_path / "access.log"
+    server = lathe_factory("--access-log", str(log))
+    user = server.create_user("logged")
+    project = create_project(user.client)
+    secret = "hidden-" + os.urandom(8).hex()
+    replies = [
+        user.client.put(
+            f"/api/v2/projects/{project['id']}/env/TOKEN", {"value": secret, "hidden": True}
+        ),
+        user.client.get("/api/v2/nope"),
+        server.client().get("/api/v2/projects"),
+    ]
+    assert server.stop() == 0
+    text = log.read_text()
+    for reply in replies:
+        assert reply.headers["X-Request-Id"] in text, "request id missing from the access log"
+    assert secret not in text and secret not in server.output
+    assert user.key not in text and user.key not in server.output
+    assert user.password not in text and user.password not in server.output
