@@ -176,9 +176,9 @@ def _machine_ticks():
     return user + nice + system + irq + softirq, steal
 
 
-def _group_ticks(pgid):
-    """CPU ticks of the live processes in one process group, with their reaped children."""
-    total = 0
+def _process_ticks():
+    """pid -> (process group, name, own CPU ticks, the same plus reaped children's), from /proc."""
+    found = {}
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
             continue
@@ -186,31 +186,84 @@ def _group_ticks(pgid):
             text = Path(entry.path, "stat").read_text()
         except OSError:
             continue
+        name = text[text.index("(") + 1 : text.rindex(")")]
         fields = text[text.rindex(")") + 2 :].split()  # fields[0] is field 3 of proc(5)
-        if int(fields[2]) == pgid:
-            total += sum(int(x) for x in fields[11:15])  # utime, stime, cutime, cstime
-    return total
+        # pgrp; own time (utime + stime); with reaped children's (cutime + cstime) added
+        own = int(fields[11]) + int(fields[12])
+        found[int(entry.name)] = (
+            int(fields[2]),
+            name,
+            own,
+            own + int(fields[13]) + int(fields[14]),
+        )
+    return found
 
 
 class CpuMeter:
-    """How much CPU went to processes that are not part of the measurement (a build, say)."""
+    """How much CPU went to work that is not part of the measurement (a build, say).
+
+    Ours: the server's process group, and this script with its reaped children (every finished
+    wrk run). Everything else the machine did meanwhile, kernel threads included, is "other".
+    """
 
     def __init__(self, server_pgid):
         self.pgid = server_pgid
         self.start = time.monotonic()
         self.busy, self.steal = _machine_ticks()
-        self.own = self._own_ticks()
+        self.processes = _process_ticks()
 
-    def _own_ticks(self):
-        t = os.times()  # this script and its reaped children, i.e. every finished wrk run
-        mine = t.user + t.system + t.children_user + t.children_system
-        return mine * CLK_TCK + _group_ticks(self.pgid)
+    def _is_ours(self, pid, pgid):
+        return pgid == self.pgid or pid == os.getpid()
 
     def stop(self):
+        """(other %, steal %, [(name, %) of the busiest other processes]), % of one core."""
         ticks = (time.monotonic() - self.start) * CLK_TCK
         busy, steal = _machine_ticks()
-        other = max(0.0, (busy - self.busy) - (self._own_ticks() - self.own))
-        return 100.0 * other / ticks, 100.0 * (steal - self.steal) / ticks
+        now = _process_ticks()
+        own = 0
+        others = {}
+        for pid, (pgid, name, alone, with_children) in now.items():
+            before = self.processes.get(pid)
+            if self._is_ours(pid, pgid):
+                own += with_children - (before[3] if before else 0)
+                continue
+            # Named by their own time only: a parent's reaped-children time can be hours of a
+            # command that merely ended during the run.
+            delta = alone - (before[2] if before else 0)
+            if delta > 0:
+                others[name] = others.get(name, 0) + delta
+        other = max(0.0, (busy - self.busy) - own)
+        unnamed = other - sum(others.values())
+        if unnamed > 0:
+            others["processes that ended, and the kernel"] = unnamed
+        top = sorted(others.items(), key=lambda item: -item[1])[:3]
+        return (
+            100.0 * other / ticks,
+            100.0 * (steal - self.steal) / ticks,
+            [(name, 100.0 * used / ticks) for name, used in top],
+        )
+
+
+def wait_for_quiet(timeout):
+    """Waits, at most timeout seconds, until the machine is close to idle between runs."""
+    deadline = time.monotonic() + timeout
+    waited = False
+    while True:
+        start, (busy, _) = time.monotonic(), _machine_ticks()
+        time.sleep(2.0)
+        pct = 100.0 * (_machine_ticks()[0] - busy) / ((time.monotonic() - start) * CLK_TCK)
+        if pct <= kBusyPct:
+            if waited:
+                log("  the machine is quiet again")
+            return
+        if time.monotonic() >= deadline:
+            log(
+                f"  the machine is still busy ({pct:.0f}% of a core) after {timeout:.0f}s; going on"
+            )
+            return
+        if not waited:
+            log(f"  waiting up to {timeout:.0f}s for other work to finish ({pct:.0f}% of a core)")
+            waited = True
 
 
 # ---------------------------------------------------------------- wrk
@@ -272,17 +325,25 @@ def measure(args, name, url, server, script=None):
         log(f"{name}: warm-up {args.warmup}s")
         run_wrk(args, url, script, args.warmup)
     runs = []
-    for i in range(args.repeats):
+    retries = args.busy_retries
+    while len(runs) < args.repeats:
+        if args.settle > 0:
+            wait_for_quiet(args.settle)
         meter = CpuMeter(server.pid)
         result = run_wrk(args, url, script, args.duration)
-        result.other_pct, result.steal_pct = meter.stop()
+        result.other_pct, result.steal_pct, busiest = meter.stop()
         log(
-            f"{name}: run {i + 1}/{args.repeats}: {result.rps:,.0f} req/s, "
+            f"{name}: run {len(runs) + 1}/{args.repeats}: {result.rps:,.0f} req/s, "
             f"p50 {result.p50_ms:.3f} ms, p99 {result.p99_ms:.3f} ms "
             f"(other processes {result.other_pct:.0f}% of a core, steal {result.steal_pct:.0f}%)"
         )
         if result.other_pct > kBusyPct:
-            log("  warning: the machine was busy with other work during this run")
+            names = ", ".join(f"{name} {pct:.0f}%" for name, pct in busiest) or "kernel"
+            log(f"  warning: the machine was busy with other work during this run ({names})")
+            if retries > 0:
+                retries -= 1
+                log(f"  discarded; measuring again ({retries} more retries)")
+                continue
         runs.append(result)
     return WrkResult(
         rps=statistics.median(r.rps for r in runs),
@@ -585,6 +646,20 @@ def parse_args():
         default=120,
         help="seconds a server may take to start; default 120",
     )
+    parser.add_argument(
+        "--settle",
+        type=float,
+        default=0,
+        help="before each timed run, wait up to this many seconds for the machine to be idle "
+        "(other work under 10%% of a core); default 0, don't wait",
+    )
+    parser.add_argument(
+        "--busy-retries",
+        type=int,
+        default=0,
+        help="per figure, how many runs disturbed by other work may be discarded and redone; "
+        "default 0",
+    )
     args = parser.parse_args()
     for name in (
         "repeats",
@@ -597,8 +672,8 @@ def parse_args():
     ):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
-    if args.warmup < 0:
-        parser.error("--warmup must be 0 or more")
+    if args.warmup < 0 or args.settle < 0 or args.busy_retries < 0:
+        parser.error("--warmup, --settle and --busy-retries must be 0 or more")
     if args.connections < args.threads:
         parser.error("--connections must be at least --threads")
     return args

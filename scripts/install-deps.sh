@@ -8,9 +8,11 @@ PACKAGES=(
     build-essential cmake ninja-build pkg-config git ca-certificates
     # C++ libraries (Debian's default Boost 1.74: Asio + Beast; JSON from nlohmann)
     libboost-dev libboost-system-dev nlohmann-json3-dev libsqlite3-dev libsodium-dev
-    libyaml-cpp-dev libgtest-dev libcurl4-openssl-dev
+    libyaml-cpp-dev libgtest-dev libcurl4-openssl-dev libhowardhinnant-date-dev
+    # workloads: the sandbox, and the interpreters of the python3, r and bash kernels
+    bubblewrap python3 r-base-core bash
     # tests and tools
-    python3 python3-pytest sqlite3 curl wrk procps
+    python3-pytest sqlite3 curl wrk procps
 )
 
 missing=()

@@ -8,6 +8,11 @@
 #include <iostream>
 
 #include "api/api.h"
+#include "compute/backends/local/local_backend.h"
+#include "compute/log_store.h"
+#include "compute/scheduler.h"
+#include "compute/workload_records.h"
+#include "jobs/jobs.h"
 #include "core/config.h"
 #include "core/crypto.h"
 #include "core/log.h"
@@ -170,8 +175,25 @@ int RunServer(const std::vector<std::string>& args) {
         return Fail("cannot create the first admin: " + generated.error().message);
     }
 
-    api::Services services{**store,   accounts, teams, audit, projects, environment,
-                           config,    clock,    temp_dir};
+    compute::WorkloadRecords workloads(**store, clock);
+    compute::LogStore logs(data_dir / "logs", config.max_log_bytes);
+    std::error_code exe_ec;
+    compute::local::LocalBackendOptions backend_options;
+    backend_options.projects_dir = data_dir / "projects";
+    backend_options.data_dir = data_dir;
+    backend_options.runner_binary = fs::read_symlink("/proc/self/exe", exe_ec);
+    backend_options.logs_dir = data_dir / "logs";
+    backend_options.reserve_millicores = config.compute_reserve_millicores;
+    backend_options.reserve_mib = config.compute_reserve_mib;
+    compute::local::LocalBackend backend(backend_options);
+    compute::Scheduler scheduler(workloads, logs, backend,
+                                 {std::chrono::seconds(config.stop_grace_seconds), 5});
+    jobs::Jobs jobs(**store, clock, projects, environment, scheduler, workloads, {});
+    scheduler.AddFinishListener([&jobs](const compute::Workload& w) { jobs.OnWorkloadFinished(w); });
+
+    api::Services services{**store,   accounts,  teams,     audit,     projects, environment,
+                           config,    clock,     temp_dir,  workloads, logs,     scheduler,
+                           jobs};
     http::Router router;
     api::RegisterRoutes(router, services);
 
@@ -217,6 +239,16 @@ int RunServer(const std::vector<std::string>& args) {
                                {"io_threads", options.io_threads},
                                {"worker_threads", options.worker_threads}});
     std::string url = "http://" + config.host + ":" + std::to_string(*port);
+    // Runners on this host reach the server on loopback whatever address it listens on.
+    const std::string local_url =
+        "http://" +
+        std::string(config.host == "0.0.0.0" || config.host == "::" ? "127.0.0.1" : config.host) +
+        ":" + std::to_string(*port);
+    jobs.SetApiUrl(local_url);
+    if (auto st = scheduler.Start(local_url); !st) {
+        server.Shutdown();
+        return Fail("cannot start the scheduler: " + st.error().message);
+    }
     std::cout << "Lathe is ready at " << url << "\n";
     if (generated->has_value() && !(*generated)->empty()) {
         std::cout << "First start: created the site admin.\n"
@@ -229,6 +261,8 @@ int RunServer(const std::vector<std::string>& args) {
     }
     std::cout << "Data in " << data_dir.string() << ". Press Ctrl-C to stop." << std::endl;
     server.RunUntilSignal();
+    scheduler.Shutdown();
+    backend.Shutdown();
     LogInfo("server stopped");
     return 0;
 }

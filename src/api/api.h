@@ -6,9 +6,13 @@
 #include "auth/accounts.h"
 #include "auth/audit.h"
 #include "auth/teams.h"
+#include "compute/log_store.h"
+#include "compute/scheduler.h"
+#include "compute/workload_records.h"
 #include "core/clock.h"
 #include "core/config.h"
 #include "http/router.h"
+#include "jobs/jobs.h"
 #include "projects/environment.h"
 #include "projects/projects.h"
 #include "store/store.h"
@@ -26,6 +30,10 @@ struct Services {
     const ServerConfig& config;
     const Clock& clock;
     std::filesystem::path temp_dir;  // for generated downloads (archives)
+    compute::WorkloadRecords& workloads;
+    compute::LogStore& logs;
+    compute::Scheduler& scheduler;
+    jobs::Jobs& jobs;
 };
 
 void RegisterRoutes(http::Router& router, Services& services);

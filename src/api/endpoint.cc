@@ -71,6 +71,16 @@ Result<Role> ResolveRole(Context& ctx, const auth::PolicyRule& rule, std::string
             }
             return role;
         }
+        case Scope::kRunner: {
+            const std::string& text = ctx.Param("workload_id");
+            *description = "workload " + text;
+            auto id = ParseId(text);
+            if (!id) {
+                return Role::kNone;
+            }
+            ctx.workload_id = *id;
+            return Role::kAdmin;  // the token was checked against this workload in Authorize
+        }
         case Scope::kProject: {
             const std::string& text = ctx.Param("project_id");
             *description = "project " + text;
@@ -90,7 +100,22 @@ Status Authorize(Context& ctx, Action action) {
     if (rule.scope == Scope::kPublic) {
         return {};
     }
-    if (!ctx.principal.authenticated()) {
+    if (rule.scope == Scope::kRunner) {
+        // Runners prove themselves with their workload's token, not a user's credentials.
+        std::string_view authorization = ctx.request.Header("authorization");
+        auto id = ParseId(ctx.Param("workload_id"));
+        if (!authorization.starts_with("Bearer ") || !id) {
+            return MakeError(ErrorCode::kUnauthenticated, "runner token required");
+        }
+        ASSIGN_OR_RETURN(bool ok, ctx.services.workloads.CheckRunnerToken(
+                                      *id, authorization.substr(7)));
+        if (!ok) {
+            return MakeError(ErrorCode::kUnauthenticated,
+                             "the runner token is not valid for this workload (or it has ended)");
+        }
+        ctx.principal.method = auth::AuthMethod::kRunner;
+        ctx.principal.username = "runner:" + std::to_string(*id);
+    } else if (!ctx.principal.authenticated()) {
         ASSIGN_OR_RETURN(ctx.principal, Authenticate(ctx));
     }
     std::string description;
@@ -99,7 +124,9 @@ Status Authorize(Context& ctx, Action action) {
 }
 
 void Audit(Context& ctx, const std::string& action, int status) {
-    if (!IsStateChanging(ctx.request.method)) {
+    // Runner traffic (log chunks, heartbeats) is machine bookkeeping, not a user's action.
+    if (!IsStateChanging(ctx.request.method) ||
+        ctx.principal.method == auth::AuthMethod::kRunner) {
         return;
     }
     auth::AuditEvent e;
@@ -144,7 +171,7 @@ void AddEndpoint(http::Router& router, Services& services, std::string method,
     route.run_inline = options.run_inline;
     route.handler = [&services, action, audit_action,
                      handler = std::move(handler)](http::Request& req) -> http::Response {
-        Context ctx{req, services, {}, Role::kNone, 0, {}, {}};
+        Context ctx{req, services, {}, Role::kNone, 0, 0, {}, {}};
         if (auto st = Authorize(ctx, action); !st) {
             return Finish(ctx, audit_action, std::unexpected(st.error()));
         }
@@ -153,13 +180,45 @@ void AddEndpoint(http::Router& router, Services& services, std::string method,
     if (options.body == http::BodyMode::kStreamToFile) {
         route.before_body = [&services, action,
                              audit_action](http::Request& req) -> std::optional<http::Response> {
-            Context ctx{req, services, {}, Role::kNone, 0, {}, {}};
+            Context ctx{req, services, {}, Role::kNone, 0, 0, {}, {}};
             if (auto st = Authorize(ctx, action); !st) {
                 return Finish(ctx, audit_action, std::unexpected(st.error()));
             }
             return std::nullopt;
         };
     }
+    router.Add(std::move(route));
+}
+
+void AddWsEndpoint(http::Router& router, Services& services, std::string pattern,
+                   Action action, WsApiHandler handler) {
+    http::Route route;
+    route.method = "GET";
+    route.pattern = std::move(pattern);
+    route.action = std::string(auth::RuleFor(action).name);
+    route.handler = [](http::Request&) {
+        return http::ErrorResponse(
+            {ErrorCode::kBadRequest, "this endpoint needs a WebSocket upgrade"});
+    };
+    route.ws = [&services, action, handler = std::move(handler)](
+                   http::Request& req,
+                   std::shared_ptr<http::WsChannel> channel) -> Result<http::WsCallbacks> {
+        Context ctx{req, services, {}, Role::kNone, 0, 0, {}, {}};
+        RETURN_IF_ERROR(Authorize(ctx, action));
+        // Browsers send cookies on cross-site WebSocket handshakes and there is no CSRF header:
+        // the Origin must be this server.
+        std::string_view origin = req.Header("origin");
+        if (ctx.principal.method == auth::AuthMethod::kSession && !origin.empty()) {
+            auto scheme_end = origin.find("://");
+            std::string_view origin_host =
+                scheme_end == std::string_view::npos ? origin : origin.substr(scheme_end + 3);
+            if (origin_host != req.Header("host")) {
+                return MakeError(ErrorCode::kPermissionDenied,
+                                 "WebSocket from another origin refused");
+            }
+        }
+        return handler(ctx, std::move(channel));
+    };
     router.Add(std::move(route));
 }
 

@@ -26,6 +26,7 @@ struct Context {
     auth::Principal principal;
     auth::Role role = auth::Role::kNone;  // the caller's role in the action's scope
     std::int64_t project_id = 0;          // for project-scoped actions
+    std::int64_t workload_id = 0;         // for runner-scoped actions
     std::string audit_actor;              // overrides the actor recorded (login)
     std::string audit_target;             // overrides the target (a created resource's path)
 
@@ -47,6 +48,12 @@ struct EndpointOptions {
 void AddEndpoint(http::Router& router, Services& services, std::string method,
                  std::string pattern, auth::Action action, ApiHandler handler,
                  EndpointOptions options = {});
+
+// A WebSocket route through the same guard: the handler runs after authorization.
+using WsApiHandler =
+    std::function<Result<http::WsCallbacks>(Context&, std::shared_ptr<http::WsChannel>)>;
+void AddWsEndpoint(http::Router& router, Services& services, std::string pattern,
+                   auth::Action action, WsApiHandler handler);
 
 // Request body helpers: kBadRequest with a message naming the field.
 Result<json> ParseJsonBody(const http::Request& request);

@@ -13,6 +13,8 @@ void RegisterRoutes(http::Router& router, Services& services) {
     RegisterFileRoutes(router, services);
     RegisterEnvRoutes(router, services);
     RegisterAuditRoutes(router, services);
+    RegisterJobRoutes(router, services);
+    RegisterRunnerRoutes(router, services);
 }
 
 }  // namespace lathe::api

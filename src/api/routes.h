@@ -14,6 +14,8 @@ void RegisterProjectRoutes(http::Router& router, Services& services);
 void RegisterFileRoutes(http::Router& router, Services& services);
 void RegisterEnvRoutes(http::Router& router, Services& services);
 void RegisterAuditRoutes(http::Router& router, Services& services);
+void RegisterJobRoutes(http::Router& router, Services& services);
+void RegisterRunnerRoutes(http::Router& router, Services& services);
 
 // The OpenAPI document (embedded src/api/openapi.yaml) as JSON.
 const std::string& OpenApiJson();

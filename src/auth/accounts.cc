@@ -307,7 +307,7 @@ Result<Principal> Accounts::AuthenticateSession(std::string_view token) {
                                   {Sha256Hex(token)}));
         return {};
     }));
-    if (!row || row->Int(2) < clock_.NowMs() || row->Bool(6)) {
+    if (!row || row->Int(2) <= clock_.NowMs() || row->Bool(6)) {
         return MakeError(ErrorCode::kUnauthenticated,
                          "your session has ended; sign in again");
     }
@@ -382,18 +382,31 @@ Result<std::pair<ApiKeyInfo, std::string>> Accounts::CreateApiKey(
     if (expires_in_days && (*expires_in_days < 1 || *expires_in_days > 3650)) {
         return MakeError(ErrorCode::kBadRequest, "expires_in_days must be from 1 to 3650");
     }
-    unsigned char raw[4];
-    randombytes_buf(raw, sizeof(raw));
     ApiKeyInfo info;
-    info.prefix = std::string(kKeyPrefix) + HexEncode(std::string_view(
-                                                 reinterpret_cast<const char*>(raw), sizeof(raw)));
     std::string secret = RandomToken(32);
     info.name = name;
     info.created_at = clock_.NowMs();
     if (expires_in_days) {
         info.expires_at = info.created_at + std::int64_t{*expires_in_days} * 86'400'000;
     }
-    RETURN_IF_ERROR(store_.Write([&](store::Tx& tx) -> Status {
+    // The public prefix is short (4 random bytes); on the rare clash, draw another.
+    for (int attempt = 0;; ++attempt) {
+        unsigned char raw[4];
+        randombytes_buf(raw, sizeof(raw));
+        info.prefix = std::string(kKeyPrefix) +
+                      HexEncode(std::string_view(reinterpret_cast<const char*>(raw), sizeof(raw)));
+        auto st = InsertApiKey(user_id, name, secret, info);
+        if (st || st.error().code != ErrorCode::kConflict || attempt == 4) {
+            RETURN_IF_ERROR(st);
+            break;
+        }
+    }
+    return std::make_pair(info, info.prefix + "_" + secret);
+}
+
+Status Accounts::InsertApiKey(std::int64_t user_id, const std::string& name,
+                              const std::string& secret, ApiKeyInfo& info) {
+    return store_.Write([&](store::Tx& tx) -> Status {
         ASSIGN_OR_RETURN(auto row, tx.QueryOne("SELECT username FROM users WHERE id = ?", {user_id}));
         if (!row) {
             return MakeError(ErrorCode::kNotFound, "user does not exist");
@@ -406,8 +419,7 @@ Result<std::pair<ApiKeyInfo, std::string>> Accounts::CreateApiKey(
                                       {user_id, name, info.prefix, Sha256Hex(secret),
                                        info.created_at, expires}));
         return {};
-    }));
-    return std::make_pair(info, info.prefix + "_" + secret);
+    });
 }
 
 Result<std::vector<ApiKeyInfo>> Accounts::ListApiKeys(std::optional<std::int64_t> user_id) {

@@ -101,6 +101,8 @@ public:
 
 private:
     Result<User> UserByName(store::Tx& tx, std::string_view username);
+    Status InsertApiKey(std::int64_t user_id, const std::string& name, const std::string& secret,
+                        ApiKeyInfo& info);
 
     store::Store& store_;
     const Clock& clock_;

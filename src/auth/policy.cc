@@ -61,6 +61,13 @@ const std::vector<PolicyRule>& PolicyTable() {
         {A::kEnvRead, "project.env.read", S::kProject, R::kViewer},
         {A::kEnvWrite, "project.env.write", S::kProject, R::kContributor},
         {A::kAuditRead, "audit.read", S::kSite, R::kAdmin},
+        {A::kQuotaRead, "quota.read", S::kSite, R::kViewer},
+        {A::kQuotaWrite, "quota.write", S::kSite, R::kAdmin},
+        {A::kJobsRead, "project.jobs.read", S::kProject, R::kViewer},
+        {A::kJobsWrite, "project.jobs.write", S::kProject, R::kContributor},
+        {A::kJobRunStart, "project.jobs.run", S::kProject, R::kOperator},
+        {A::kJobRunStop, "project.jobs.stop", S::kProject, R::kOperator},
+        {A::kRunnerAccess, "runner", S::kRunner, R::kAdmin},
     };
     return kTable;
 }

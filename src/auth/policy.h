@@ -22,6 +22,7 @@ enum class Scope {
     kUser,     // the {username} in the path: self is Admin, site admins Admin, others Viewer
     kTeam,     // the {team} in the path: the member's role, Viewer for everyone else
     kProject,  // the {project_id} in the path: the caller's project role (kNone hides it)
+    kRunner,   // the {workload_id} in the path: Admin for the runner holding its token, else kNone
 };
 
 enum class Action {
@@ -56,7 +57,17 @@ enum class Action {
     kEnvRead,
     kEnvWrite,
     kAuditRead,
+    kQuotaRead,
+    kQuotaWrite,
+    kJobsRead,
+    kJobsWrite,
+    kJobRunStart,
+    kJobRunStop,
+    kRunnerAccess,
 };
+
+// The last enumerator, so tests can walk every Action.
+inline constexpr Action kLastAction = Action::kRunnerAccess;
 
 struct PolicyRule {
     Action action;

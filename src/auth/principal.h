@@ -6,7 +6,7 @@
 
 namespace lathe::auth {
 
-enum class AuthMethod { kNone, kSession, kApiKey };
+enum class AuthMethod { kNone, kSession, kApiKey, kRunner };
 
 struct Principal {
     std::int64_t user_id = 0;

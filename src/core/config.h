@@ -32,6 +32,10 @@ struct ServerConfig {
     std::string access_log = "-";
     std::string log = "-";
     std::string log_level = "info";
+    std::uint64_t max_log_bytes = 100ull << 20;
+    int stop_grace_seconds = 10;
+    int compute_reserve_millicores = 0;
+    int compute_reserve_mib = 1024;
     int sqlite_readers = 4;
     std::string sqlite_synchronous = "full";
 };

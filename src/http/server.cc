@@ -295,6 +295,9 @@ private:
                 co_await t.async_wait(net::redirect_error(net::use_awaitable, ec));
                 continue;
             }
+            // Small request/response exchanges (runner log chunks, heartbeats) must not wait
+            // for Nagle's algorithm.
+            socket.set_option(tcp::no_delay(true), ec);
             auto executor = socket.get_executor();
             net::co_spawn(executor, Serve(std::move(socket)), net::detached);
         }

@@ -94,6 +94,63 @@ CREATE TABLE project_env (
     PRIMARY KEY (project_id, name)
 );
 )sql"},
+        {3, "workloads",
+         R"sql(
+CREATE TABLE workloads (
+    id {{id}},
+    project_id BIGINT NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+    owner_user_id BIGINT NOT NULL REFERENCES users(id),
+    kind TEXT NOT NULL,
+    state TEXT NOT NULL,
+    reason TEXT NOT NULL DEFAULT '',
+    spec TEXT NOT NULL,
+    cpu_millicores BIGINT NOT NULL,
+    memory_mib BIGINT NOT NULL,
+    gpus BIGINT NOT NULL DEFAULT 0,
+    priority BIGINT NOT NULL DEFAULT 0,
+    timeout_seconds BIGINT NOT NULL DEFAULT 0,
+    runner_token_hash TEXT NOT NULL,
+    job_id BIGINT,
+    trigger TEXT NOT NULL DEFAULT 'manual',
+    exit_code BIGINT,
+    created_at BIGINT NOT NULL,
+    started_at BIGINT,
+    finished_at BIGINT,
+    last_heartbeat_at BIGINT
+);
+CREATE INDEX workloads_state ON workloads(state);
+CREATE INDEX workloads_project ON workloads(project_id);
+CREATE INDEX workloads_job ON workloads(job_id);
+CREATE TABLE quotas (
+    subject_type TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    cpu_millicores BIGINT NOT NULL,
+    memory_mib BIGINT NOT NULL,
+    gpus BIGINT NOT NULL,
+    PRIMARY KEY (subject_type, subject)
+);
+CREATE TABLE jobs (
+    id {{id}},
+    project_id BIGINT NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    script TEXT NOT NULL,
+    arguments TEXT NOT NULL DEFAULT '',
+    kernel TEXT NOT NULL DEFAULT 'python3',
+    cpu_millicores BIGINT NOT NULL,
+    memory_mib BIGINT NOT NULL,
+    gpus BIGINT NOT NULL DEFAULT 0,
+    timeout_seconds BIGINT NOT NULL DEFAULT 0,
+    kill_on_timeout BIGINT NOT NULL DEFAULT 1,
+    environment TEXT NOT NULL DEFAULT '{}',
+    schedule TEXT NOT NULL DEFAULT '',
+    timezone TEXT NOT NULL DEFAULT 'UTC',
+    parent_job_id BIGINT REFERENCES jobs(id),
+    created_by BIGINT NOT NULL REFERENCES users(id),
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+CREATE UNIQUE INDEX jobs_project_name ON jobs(project_id, name);
+)sql"},
     };
     return kMigrations;
 }

@@ -372,6 +372,21 @@ TEST_F(AccountsTest, DisabledUsersKeyAndSessionStopWorking) {
         << relogin.error().message;
 }
 
+// The disabled flag is checked on every request, not only when the admin's update deletes the
+// sessions (e.g. a flag set while a session was being created).
+TEST_F(AccountsTest, SessionOfAUserDisabledInTheDatabaseFails) {
+    const User alice = MustCreate("alice", "correct horse");
+    auto login = accounts_->Login("alice", "correct horse", "10.0.0.1");
+    ASSERT_TRUE(login.has_value()) << login.error().message;
+    auto st = store_->Write([&](store::Tx& tx) -> Status {
+        RETURN_IF_ERROR(tx.Exec("UPDATE users SET disabled = 1 WHERE id = ?", {alice.id}));
+        return {};
+    });
+    ASSERT_TRUE(st.has_value()) << st.error().message;
+    EXPECT_EQ(CodeOf(accounts_->AuthenticateSession(login->session_token)),
+              ErrorCode::kUnauthenticated);
+}
+
 TEST_F(AccountsTest, UsersCannotDisableThemselvesOrDropTheirOwnAdmin) {
     const User root = MustCreate("root", "correct horse", /*is_admin=*/true);
     Principal self;

@@ -37,8 +37,15 @@ protected:
         projects_ = std::make_unique<projects::Projects>(*store_, clock_, dir_ / "projects",
                                                          projects::ProjectLimits{});
         env_ = std::make_unique<projects::Environment>(*store_, clock_, *box_);
-        services_ = std::make_unique<api::Services>(api::Services{
-            *store_, *accounts_, *teams_, *audit_, *projects_, *env_, config_, clock_, dir_});
+        workloads_ = std::make_unique<compute::WorkloadRecords>(*store_, clock_);
+        logs_ = std::make_unique<compute::LogStore>(dir_, 1 << 20);
+        scheduler_ = std::make_unique<compute::Scheduler>(*workloads_, *logs_, backend_,
+                                                          compute::SchedulerOptions{});
+        jobs_ = std::make_unique<jobs::Jobs>(*store_, clock_, *projects_, *env_, *scheduler_,
+                                             *workloads_, jobs::JobsOptions{});
+        services_ = std::make_unique<api::Services>(
+            api::Services{*store_, *accounts_, *teams_, *audit_, *projects_, *env_, config_, clock_,
+                          dir_, *workloads_, *logs_, *scheduler_, *jobs_});
         api::RegisterRoutes(router_, *services_);
     }
     void TearDown() override {
@@ -56,6 +63,22 @@ protected:
     std::unique_ptr<auth::AuditLog> audit_;
     std::unique_ptr<projects::Projects> projects_;
     std::unique_ptr<projects::Environment> env_;
+    // Routes are only listed here, never called: a backend that runs nothing is enough.
+    struct IdleBackend final : compute::Backend {
+        std::string name() const override { return "idle"; }
+        compute::Resources Capacity() const override { return {}; }
+        Status Launch(const compute::Workload&, const std::map<std::string, std::string>&,
+                      ExitFn) override {
+            return MakeError(ErrorCode::kUnavailable, "idle backend");
+        }
+        void Stop(std::int64_t, std::chrono::milliseconds) override {}
+        bool IsAlive(std::int64_t) override { return false; }
+        void Shutdown() override {}
+    } backend_;
+    std::unique_ptr<compute::WorkloadRecords> workloads_;
+    std::unique_ptr<compute::LogStore> logs_;
+    std::unique_ptr<compute::Scheduler> scheduler_;
+    std::unique_ptr<jobs::Jobs> jobs_;
     std::unique_ptr<api::Services> services_;
     http::Router router_;
 };

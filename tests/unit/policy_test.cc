@@ -17,7 +17,7 @@ constexpr Role kAllRoles[] = {Role::kNone, Role::kViewer, Role::kOperator, Role:
 TEST(PolicyTableTest, EveryActionHasExactlyOneRow) {
     const auto& table = PolicyTable();
     const int first = static_cast<int>(Action::kPublic);
-    const int last = static_cast<int>(Action::kAuditRead);
+    const int last = static_cast<int>(kLastAction);
     for (int a = first; a <= last; ++a) {
         int rows = 0;
         for (const PolicyRule& rule : table) {
@@ -31,7 +31,7 @@ TEST(PolicyTableTest, EveryActionHasExactlyOneRow) {
 
 TEST(PolicyTableTest, RuleForFindsTheActionsOwnRow) {
     const int first = static_cast<int>(Action::kPublic);
-    const int last = static_cast<int>(Action::kAuditRead);
+    const int last = static_cast<int>(kLastAction);
     for (int a = first; a <= last; ++a) {
         const Action action = static_cast<Action>(a);
         EXPECT_EQ(RuleFor(action).action, action) << "Action #" << a;
@@ -137,6 +137,10 @@ const std::map<std::string_view, Role>& ExpectedProjectLadder() {
         {"project.update", Role::kAdmin},
         {"project.delete", Role::kAdmin},
         {"project.collaborators.write", Role::kAdmin},
+        {"project.jobs.read", Role::kViewer},
+        {"project.jobs.run", Role::kOperator},
+        {"project.jobs.stop", Role::kOperator},
+        {"project.jobs.write", Role::kContributor},
     };
     return kLadder;
 }

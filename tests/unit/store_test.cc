@@ -9,9 +9,11 @@
 #include <condition_variable>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <iostream>
 #include <memory>
 #include <mutex>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -40,6 +42,28 @@ std::size_t CountOccurrences(const std::string& text, std::string_view needle) {
         ++n;
     }
     return n;
+}
+
+// Runs fn on its own thread and waits at most `seconds`. A store that deadlocks must fail the
+// test rather than hang the suite; the stuck thread still holds the store, so the only safe way
+// out is to stop the process.
+void RunWithDeadline(const char* what, int seconds, const std::function<void()>& fn) {
+    std::mutex mu;
+    std::condition_variable cv;
+    bool done = false;
+    std::thread worker([&] {
+        fn();
+        std::lock_guard lock(mu);
+        done = true;
+        cv.notify_all();
+    });
+    std::unique_lock lock(mu);
+    if (!cv.wait_for(lock, std::chrono::seconds(seconds), [&] { return done; })) {
+        std::cerr << what << ": deadlock (not finished within " << seconds << " s)\n";
+        std::abort();
+    }
+    lock.unlock();
+    worker.join();
 }
 
 class SqliteStoreTest : public ::testing::Test {
@@ -213,6 +237,43 @@ TEST_F(SqliteStoreTest, ForeignKeysAreEnforced) {
     EXPECT_FALSE(st.has_value());
 }
 
+// Handler code running inside a transaction can throw (a JSON accessor, std::bad_alloc); the
+// server's backstop turns that into one 500. The store must come out of it usable: the writer
+// rolled back and free for the next write, rather than every later write failing until restart.
+TEST_F(SqliteStoreTest, WriteThatThrowsRollsBackAndLeavesTheStoreWritable) {
+    auto store = OpenStore();
+    ASSERT_NE(store, nullptr);
+    EXPECT_THROW(store->Write([](Tx& tx) -> Status {
+        RETURN_IF_ERROR(InsertUser(tx, "half-done"));
+        throw std::runtime_error("handler bug");
+    }),
+                 std::runtime_error);
+    auto st = store->Write([](Tx& tx) { return InsertUser(tx, "alice"); });
+    EXPECT_TRUE(st.has_value()) << "a write after a throwing write failed: " << st.error().message;
+    EXPECT_EQ(CountUsers(*store), st.has_value() ? 1 : 0);
+}
+
+TEST_F(SqliteStoreTest, ReadThatThrowsLeavesTheReaderUsable) {
+    auto store = OpenStore(/*readers=*/1);
+    ASSERT_NE(store, nullptr);
+    EXPECT_THROW(store->Read([](Tx& tx) -> Status {
+        RETURN_IF_ERROR(tx.Query("SELECT COUNT(*) FROM users"));
+        throw std::runtime_error("handler bug");
+    }),
+                 std::runtime_error);
+    ASSERT_TRUE(store->Write([](Tx& tx) { return InsertUser(tx, "alice"); }).has_value());
+    // The only reader must start a fresh transaction and see the new row, not fail or read a
+    // snapshot left open by the throwing call.
+    std::int64_t n = -1;
+    auto st = store->Read([&](Tx& tx) -> Status {
+        ASSIGN_OR_RETURN(auto row, tx.QueryOne("SELECT COUNT(*) FROM users"));
+        n = row ? row->Int(0) : -1;
+        return {};
+    });
+    EXPECT_TRUE(st.has_value()) << "a read after a throwing read failed: " << st.error().message;
+    EXPECT_EQ(n, 1);
+}
+
 TEST_F(SqliteStoreTest, ReadSeesCommittedData) {
     auto store = OpenStore();
     ASSERT_NE(store, nullptr);
@@ -281,82 +342,58 @@ TEST_F(SqliteStoreTest, ConcurrentReadersAndWritersSeeConsistentCounts) {
     constexpr int kWritesPerWriter = 40;
     constexpr int kReaders = 6;
 
-    std::mutex done_mu;
-    std::condition_variable done_cv;
-    int finished = 0;
-    std::atomic<bool> writers_done{false};
+    std::atomic<int> writers_running{kWriters};
     std::atomic<int> write_failures{0};
     std::atomic<int> inconsistent{0};
     std::atomic<int> read_failures{0};
     std::atomic<int> reads{0};
 
-    auto finish = [&] {
-        std::lock_guard lock(done_mu);
-        ++finished;
-        done_cv.notify_all();
-    };
-    std::vector<std::thread> threads;
-    for (int w = 0; w < kWriters; ++w) {
-        threads.emplace_back([&, w] {
-            for (int i = 0; i < kWritesPerWriter; ++i) {
-                auto st = store->Write([&](Tx& tx) -> Status {
-                    const std::string base = "w" + std::to_string(w) + "-" + std::to_string(i);
-                    RETURN_IF_ERROR(InsertUser(tx, base + "-a"));
-                    RETURN_IF_ERROR(InsertUser(tx, base + "-b"));
-                    return {};
-                });
-                if (!st) {
-                    ++write_failures;
-                }
-            }
-            finish();
-        });
-    }
-    for (int r = 0; r < kReaders; ++r) {
-        threads.emplace_back([&] {
-            std::int64_t last = 0;
-            // Keep reading until the writers are done, plus a last read after that.
-            for (bool last_round = false; !last_round;) {
-                last_round = writers_done.load();
-                auto st = store->Read([&](Tx& tx) -> Status {
-                    ASSIGN_OR_RETURN(auto a, tx.QueryOne("SELECT COUNT(*) FROM users"));
-                    ASSIGN_OR_RETURN(auto b, tx.QueryOne("SELECT COUNT(*) FROM users"));
-                    const std::int64_t n = a ? a->Int(0) : -1;
-                    // Within one read transaction the snapshot doesn't move.
-                    if (n % 2 != 0 || n < last || !b || b->Int(0) != n) {
-                        ++inconsistent;
+    RunWithDeadline("ConcurrentReadersAndWritersSeeConsistentCounts", 30, [&] {
+        std::vector<std::thread> threads;
+        for (int w = 0; w < kWriters; ++w) {
+            threads.emplace_back([&, w] {
+                for (int i = 0; i < kWritesPerWriter; ++i) {
+                    auto st = store->Write([&](Tx& tx) -> Status {
+                        const std::string base = "w" + std::to_string(w) + "-" + std::to_string(i);
+                        RETURN_IF_ERROR(InsertUser(tx, base + "-a"));
+                        RETURN_IF_ERROR(InsertUser(tx, base + "-b"));
+                        return {};
+                    });
+                    if (!st) {
+                        ++write_failures;
                     }
-                    last = n;
-                    return {};
-                });
-                if (!st) {
-                    ++read_failures;
                 }
-                ++reads;
-            }
-            finish();
-        });
-    }
-
-    {
-        std::unique_lock lock(done_mu);
-        const bool writers_finished = done_cv.wait_for(
-            lock, std::chrono::seconds(30), [&] { return finished >= kWriters; });
-        writers_done = true;
-        const bool all_finished = writers_finished &&
-                                  done_cv.wait_for(lock, std::chrono::seconds(30), [&] {
-                                      return finished == kWriters + kReaders;
-                                  });
-        if (!all_finished) {
-            // Threads still hold the store; the only safe way out of a deadlock is to stop.
-            std::cerr << "SqliteStoreTest.ConcurrentReadersAndWritersSeeConsistentCounts: "
-                         "deadlock (threads did not finish within 30 s)\n";
-            std::abort();
+                --writers_running;
+            });
         }
-    }
-    for (auto& t : threads) {
-        t.join();
-    }
+        for (int r = 0; r < kReaders; ++r) {
+            threads.emplace_back([&] {
+                std::int64_t last = 0;
+                // Keep reading while the writers run, plus one read after they finish.
+                for (bool last_round = false; !last_round;) {
+                    last_round = writers_running.load() == 0;
+                    auto st = store->Read([&](Tx& tx) -> Status {
+                        ASSIGN_OR_RETURN(auto a, tx.QueryOne("SELECT COUNT(*) FROM users"));
+                        ASSIGN_OR_RETURN(auto b, tx.QueryOne("SELECT COUNT(*) FROM users"));
+                        const std::int64_t n = a ? a->Int(0) : -1;
+                        // Within one read transaction the snapshot doesn't move.
+                        if (n % 2 != 0 || n < last || !b || b->Int(0) != n) {
+                            ++inconsistent;
+                        }
+                        last = n;
+                        return {};
+                    });
+                    if (!st) {
+                        ++read_failures;
+                    }
+                    ++reads;
+                }
+            });
+        }
+        for (auto& t : threads) {
+            t.join();
+        }
+    });
     EXPECT_EQ(write_failures.load(), 0);
     EXPECT_EQ(read_failures.load(), 0);
     EXPECT_EQ(inconsistent.load(), 0);
@@ -364,11 +401,21 @@ TEST_F(SqliteStoreTest, ConcurrentReadersAndWritersSeeConsistentCounts) {
     EXPECT_EQ(CountUsers(*store), 2 * kWriters * kWritesPerWriter);
 }
 
-TEST_F(SqliteStoreTest, PingWorks) {
+TEST_F(SqliteStoreTest, PingWorksRepeatedlyWithOneReader) {
     auto store = OpenStore(/*readers=*/1);
     ASSERT_NE(store, nullptr);
-    EXPECT_TRUE(store->Ping().has_value());
-    EXPECT_TRUE(store->Ping().has_value());  // the reader went back to the pool
+    RunWithDeadline("PingWorksRepeatedlyWithOneReader", 10, [&] {
+        // Each call must hand the single reader back to the pool, or the next one waits forever.
+        for (int i = 0; i < 3; ++i) {
+            EXPECT_TRUE(store->Ping().has_value()) << "ping " << i;
+        }
+        // Also after a read whose function failed.
+        auto failed = store->Read([](Tx&) -> Status {
+            return MakeError(ErrorCode::kInternal, "boom");
+        });
+        EXPECT_FALSE(failed.has_value());
+        EXPECT_TRUE(store->Ping().has_value());
+    });
 }
 
 TEST(MigrationsTest, VersionsStartAtOneAndIncreaseWithoutGaps) {

@@ -166,6 +166,13 @@ Status SqliteStore::Migrate(const Clock& clock) {
         "name TEXT NOT NULL, applied_at BIGINT NOT NULL)"));
     ASSIGN_OR_RETURN(auto applied, AppliedMigrations());
     int latest = applied.empty() ? 0 : applied.back();
+    const int known = Migrations().empty() ? 0 : Migrations().back().version;
+    if (latest > known) {
+        return MakeError(ErrorCode::kUnavailable,
+                         "the database has schema version " + std::to_string(latest) +
+                             ", written by a newer Lathe; this binary knows up to " +
+                             std::to_string(known) + ". Run the newer version.");
+    }
     for (const Migration& m : Migrations()) {
         if (m.version <= latest) {
             continue;
@@ -217,7 +224,14 @@ Status SqliteStore::Read(const std::function<Status(Tx&)>& fn) {
         ~Release() { store->ReleaseReader(conn); }
     } release{this, conn};
     RETURN_IF_ERROR(conn->ExecScript("BEGIN"));
-    Status st = fn(*conn);
+    Status st;
+    try {
+        st = fn(*conn);
+    } catch (...) {
+        // The connection goes back to the pool: it must not stay inside this transaction.
+        (void)conn->ExecScript("ROLLBACK");
+        throw;
+    }
     (void)conn->ExecScript("COMMIT");
     return st;
 }
@@ -225,7 +239,14 @@ Status SqliteStore::Read(const std::function<Status(Tx&)>& fn) {
 Status SqliteStore::Write(const std::function<Status(Tx&)>& fn) {
     std::lock_guard lock(write_mu_);
     RETURN_IF_ERROR(writer_->ExecScript("BEGIN IMMEDIATE"));
-    Status st = fn(*writer_);
+    Status st;
+    try {
+        st = fn(*writer_);
+    } catch (...) {
+        // One stray exception must not leave every later write "within a transaction".
+        (void)writer_->ExecScript("ROLLBACK");
+        throw;
+    }
     if (!st) {
         (void)writer_->ExecScript("ROLLBACK");
         return st;

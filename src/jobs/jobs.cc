@@ -1,0 +1,419 @@
+// Jobs over the Store, and turning a job into a workload for the scheduler.
+#include "jobs/jobs.h"
+
+#include "core/log.h"
+#include "projects/environment.h"
+
+namespace lathe::jobs {
+namespace {
+
+constexpr std::string_view kJobColumns =
+    "j.id, j.project_id, j.name, j.script, j.arguments, j.kernel, j.cpu_millicores, j.memory_mib, "
+    "j.gpus, j.timeout_seconds, j.kill_on_timeout, j.environment, j.schedule, j.timezone, "
+    "j.parent_job_id, u.username, j.created_at, j.updated_at";
+constexpr std::string_view kJobFrom = " FROM jobs j JOIN users u ON u.id = j.created_by ";
+
+Job JobFromRow(const store::Row& r) {
+    Job j;
+    j.id = r.Int(0);
+    j.project_id = r.Int(1);
+    j.name = r.Text(2);
+    j.script = r.Text(3);
+    j.arguments = r.Text(4);
+    j.kernel = r.Text(5);
+    j.resources = {r.Int(6), r.Int(7), r.Int(8)};
+    j.timeout_seconds = r.Int(9);
+    j.kill_on_timeout = r.Bool(10);
+    auto env = nlohmann::json::parse(r.Text(11), nullptr, false);
+    if (env.is_object()) {
+        for (const auto& [k, v] : env.items()) {
+            if (v.is_string()) {
+                j.environment[k] = v.get<std::string>();
+            }
+        }
+    }
+    j.schedule = r.Text(12);
+    j.timezone = r.Text(13);
+    if (!r.IsNull(14)) {
+        j.parent_job_id = r.Int(14);
+    }
+    j.created_by = r.Text(15);
+    j.created_at = r.Int(16);
+    j.updated_at = r.Int(17);
+    return j;
+}
+
+Result<Job> LoadJob(store::Tx& tx, std::int64_t project_id, std::int64_t job_id) {
+    ASSIGN_OR_RETURN(auto row, tx.QueryOne("SELECT " + std::string(kJobColumns) +
+                                               std::string(kJobFrom) +
+                                               "WHERE j.id = ? AND j.project_id = ?",
+                                           {job_id, project_id}));
+    if (!row) {
+        return MakeError(ErrorCode::kNotFound, "job " + std::to_string(job_id) + " does not exist");
+    }
+    return JobFromRow(*row);
+}
+
+void Apply(const JobFields& f, Job& j) {
+    if (f.name) j.name = *f.name;
+    if (f.script) j.script = *f.script;
+    if (f.arguments) j.arguments = *f.arguments;
+    if (f.kernel) j.kernel = *f.kernel;
+    if (f.cpu_millicores) j.resources.cpu_millicores = *f.cpu_millicores;
+    if (f.memory_mib) j.resources.memory_mib = *f.memory_mib;
+    if (f.gpus) j.resources.gpus = *f.gpus;
+    if (f.timeout_seconds) j.timeout_seconds = *f.timeout_seconds;
+    if (f.kill_on_timeout) j.kill_on_timeout = *f.kill_on_timeout;
+    if (f.environment) j.environment = *f.environment;
+    if (f.schedule) j.schedule = *f.schedule;
+    if (f.timezone) j.timezone = *f.timezone;
+    if (f.parent_job_id) j.parent_job_id = *f.parent_job_id;
+}
+
+const Kernel* FindKernel(std::string_view name) {
+    for (const auto& k : Kernels()) {
+        if (k.name == name) {
+            return &k;
+        }
+    }
+    return nullptr;
+}
+
+}  // namespace
+
+const std::vector<Kernel>& Kernels() {
+    static const std::vector<Kernel> kKernels = {
+        {"python3", "/usr/bin/python3"},
+        {"r", "/usr/bin/Rscript"},
+        {"bash", "/bin/bash"},
+    };
+    return kKernels;
+}
+
+Result<std::vector<std::string>> SplitArguments(std::string_view text) {
+    std::vector<std::string> out;
+    std::string current;
+    bool in_word = false;
+    char quote = 0;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        char c = text[i];
+        if (quote != 0) {
+            if (c == quote) {
+                quote = 0;
+            } else if (c == '\\' && quote == '"' && i + 1 < text.size()) {
+                current += text[++i];
+            } else {
+                current += c;
+            }
+        } else if (c == '\'' || c == '"') {
+            quote = c;
+            in_word = true;
+        } else if (c == '\\' && i + 1 < text.size()) {
+            current += text[++i];
+            in_word = true;
+        } else if (c == ' ' || c == '\t' || c == '\n') {
+            if (in_word) {
+                out.push_back(std::move(current));
+                current.clear();
+                in_word = false;
+            }
+        } else {
+            current += c;
+            in_word = true;
+        }
+    }
+    if (quote != 0) {
+        return MakeError(ErrorCode::kBadRequest, "arguments have an unclosed quote");
+    }
+    if (in_word) {
+        out.push_back(std::move(current));
+    }
+    return out;
+}
+
+Jobs::Jobs(store::Store& store, const Clock& clock, projects::Projects& projects,
+           projects::Environment& environment, compute::Scheduler& scheduler,
+           compute::WorkloadRecords& records, JobsOptions options)
+    : store_(store),
+      clock_(clock),
+      projects_(projects),
+      environment_(environment),
+      scheduler_(scheduler),
+      records_(records),
+      options_(std::move(options)) {}
+
+Status Jobs::Validate(std::int64_t project_id, std::int64_t job_id, Job& job) {
+    auto bad = [](std::string m) { return MakeError(ErrorCode::kBadRequest, std::move(m)); };
+    if (job.name.empty() || job.name.size() > 100) {
+        return bad("name must be 1-100 characters");
+    }
+    if (job.script.empty()) {
+        return bad("script is required: a file in the project, e.g. jobs/train.py");
+    }
+    auto entry = projects_.Files(project_id)->Stat(job.script);
+    if (!entry || entry->is_dir) {
+        return bad("script '" + job.script + "' is not a file in the project");
+    }
+    job.script = entry->path;
+    if (FindKernel(job.kernel) == nullptr) {
+        return bad("kernel must be one of python3, r, bash");
+    }
+    RETURN_IF_ERROR(SplitArguments(job.arguments));
+    if (job.resources.cpu_millicores <= 0 ||
+        job.resources.cpu_millicores > options_.max_cpu_millicores) {
+        return bad("cpu must be more than 0 and at most " +
+                   std::to_string(options_.max_cpu_millicores / 1000.0) + " vCPU");
+    }
+    if (job.resources.memory_mib <= 0 || job.resources.memory_mib > options_.max_memory_mib) {
+        return bad("memory must be more than 0 and at most " +
+                   std::to_string(options_.max_memory_mib / 1024) + " GiB");
+    }
+    if (job.resources.gpus < 0 || job.resources.gpus > options_.max_gpus) {
+        return bad("nvidia_gpu must be from 0 to " + std::to_string(options_.max_gpus));
+    }
+    if (job.timeout_seconds < 0) {
+        return bad("timeout must not be negative");
+    }
+    for (const auto& [k, v] : job.environment) {
+        RETURN_IF_ERROR(projects::ValidateEnvName(k));
+    }
+    if (!job.schedule.empty() && job.parent_job_id) {
+        return bad("a job runs on a schedule or after a parent job, not both");
+    }
+    if (job.parent_job_id) {
+        // The parent must be in the same project, and following parents must never lead back.
+        std::int64_t at = *job.parent_job_id;
+        for (int depth = 0; depth < 1000; ++depth) {
+            if (at == job_id) {
+                return bad("parent_job_id would make a cycle of dependent jobs");
+            }
+            std::optional<std::int64_t> next;
+            RETURN_IF_ERROR(store_.Read([&](store::Tx& tx) -> Status {
+                ASSIGN_OR_RETURN(auto row, tx.QueryOne("SELECT parent_job_id FROM jobs WHERE id = "
+                                                       "? AND project_id = ?",
+                                                       {at, project_id}));
+                if (!row) {
+                    return MakeError(ErrorCode::kBadRequest,
+                                     "parent job " + std::to_string(at) +
+                                         " does not exist in this project");
+                }
+                if (!row->IsNull(0)) {
+                    next = row->Int(0);
+                }
+                return {};
+            }));
+            if (!next) {
+                break;
+            }
+            at = *next;
+        }
+    }
+    return {};
+}
+
+Result<Job> Jobs::Create(const auth::Principal& caller, std::int64_t project_id,
+                         const JobFields& f) {
+    Job job;
+    job.project_id = project_id;
+    Apply(f, job);
+    RETURN_IF_ERROR(Validate(project_id, 0, job));
+    const std::int64_t now = clock_.NowMs();
+    RETURN_IF_ERROR(store_.Write([&](store::Tx& tx) -> Status {
+        store::Value parent = job.parent_job_id ? store::Value(*job.parent_job_id)
+                                                : store::Value(nullptr);
+        auto id = tx.InsertReturningId(
+            "INSERT INTO jobs (project_id, name, script, arguments, kernel, cpu_millicores, "
+            "memory_mib, gpus, timeout_seconds, kill_on_timeout, environment, schedule, timezone, "
+            "parent_job_id, created_by, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, "
+            "?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            {project_id, job.name, job.script, job.arguments, job.kernel,
+             job.resources.cpu_millicores, job.resources.memory_mib, job.resources.gpus,
+             job.timeout_seconds, std::int64_t{job.kill_on_timeout},
+             nlohmann::json(job.environment).dump(), job.schedule, job.timezone, parent,
+             caller.user_id, now, now});
+        if (!id && id.error().code == ErrorCode::kConflict) {
+            return MakeError(ErrorCode::kConflict,
+                             "the project already has a job named '" + job.name + "'");
+        }
+        RETURN_IF_ERROR(id);
+        job.id = *id;
+        return {};
+    }));
+    return Get(project_id, job.id);
+}
+
+Result<Job> Jobs::Get(std::int64_t project_id, std::int64_t job_id) {
+    Job job;
+    RETURN_IF_ERROR(store_.Read([&](store::Tx& tx) -> Status {
+        ASSIGN_OR_RETURN(job, LoadJob(tx, project_id, job_id));
+        return {};
+    }));
+    return job;
+}
+
+const store::ListSpec& Jobs::JobListSpec() {
+    using store::FieldType;
+    static const store::ListSpec kSpec{{{"id", "j.id", FieldType::kInt},
+                                        {"name", "j.name", FieldType::kText},
+                                        {"script", "j.script", FieldType::kText},
+                                        {"kernel", "j.kernel", FieldType::kText},
+                                        {"created_at", "j.created_at", FieldType::kInt, false, true},
+                                        {"updated_at", "j.updated_at", FieldType::kInt, false, true}},
+                                       "name",
+                                       "j.id"};
+    return kSpec;
+}
+
+Result<std::pair<std::vector<Job>, std::string>> Jobs::List(std::int64_t project_id,
+                                                            const store::ListQuery& q) {
+    std::vector<Job> jobs;
+    std::string next;
+    RETURN_IF_ERROR(store_.Read([&](store::Tx& tx) -> Status {
+        ASSIGN_OR_RETURN(auto page, store::QueryPage(tx, JobListSpec(), q,
+                                                     "SELECT " + std::string(kJobColumns) +
+                                                         std::string(kJobFrom) +
+                                                         "WHERE j.project_id = ?",
+                                                     {project_id}));
+        for (const auto& r : page.rows) {
+            jobs.push_back(JobFromRow(r));
+        }
+        next = page.next_page_token;
+        return {};
+    }));
+    return std::make_pair(std::move(jobs), std::move(next));
+}
+
+Result<Job> Jobs::Update(std::int64_t project_id, std::int64_t job_id, const JobFields& f) {
+    ASSIGN_OR_RETURN(Job job, Get(project_id, job_id));
+    Apply(f, job);
+    RETURN_IF_ERROR(Validate(project_id, job_id, job));
+    RETURN_IF_ERROR(store_.Write([&](store::Tx& tx) -> Status {
+        store::Value parent = job.parent_job_id ? store::Value(*job.parent_job_id)
+                                                : store::Value(nullptr);
+        auto st = tx.Exec(
+            "UPDATE jobs SET name = ?, script = ?, arguments = ?, kernel = ?, cpu_millicores = ?, "
+            "memory_mib = ?, gpus = ?, timeout_seconds = ?, kill_on_timeout = ?, environment = ?, "
+            "schedule = ?, timezone = ?, parent_job_id = ?, updated_at = ? WHERE id = ?",
+            {job.name, job.script, job.arguments, job.kernel, job.resources.cpu_millicores,
+             job.resources.memory_mib, job.resources.gpus, job.timeout_seconds,
+             std::int64_t{job.kill_on_timeout}, nlohmann::json(job.environment).dump(),
+             job.schedule, job.timezone, parent, clock_.NowMs(), job_id});
+        if (!st && st.error().code == ErrorCode::kConflict) {
+            return MakeError(ErrorCode::kConflict,
+                             "the project already has a job named '" + job.name + "'");
+        }
+        RETURN_IF_ERROR(st);
+        return {};
+    }));
+    return Get(project_id, job_id);
+}
+
+Status Jobs::Delete(std::int64_t project_id, std::int64_t job_id) {
+    return store_.Write([&](store::Tx& tx) -> Status {
+        ASSIGN_OR_RETURN(auto children, tx.QueryOne("SELECT COUNT(*) FROM jobs WHERE "
+                                                    "parent_job_id = ?",
+                                                    {job_id}));
+        if (children && children->Int(0) > 0) {
+            return MakeError(ErrorCode::kConflict,
+                             "other jobs depend on job " + std::to_string(job_id) +
+                                 "; change their parent first");
+        }
+        ASSIGN_OR_RETURN(auto n, tx.Exec("DELETE FROM jobs WHERE id = ? AND project_id = ?",
+                                         {job_id, project_id}));
+        if (n == 0) {
+            return MakeError(ErrorCode::kNotFound,
+                             "job " + std::to_string(job_id) + " does not exist");
+        }
+        return {};
+    });
+}
+
+Result<compute::Workload> Jobs::StartRun(std::int64_t project_id, std::int64_t job_id,
+                                         std::int64_t user_id, const std::string& trigger,
+                                         const RunOverrides& overrides) {
+    ASSIGN_OR_RETURN(Job job, Get(project_id, job_id));
+    std::string project_name;
+    RETURN_IF_ERROR(store_.Read([&](store::Tx& tx) -> Status {
+        ASSIGN_OR_RETURN(auto row, tx.QueryOne("SELECT name FROM projects WHERE id = ?",
+                                               {project_id}));
+        project_name = row ? row->Text(0) : "";
+        return {};
+    }));
+    ASSIGN_OR_RETURN(auto args, SplitArguments(overrides.arguments.value_or(job.arguments)));
+    for (const auto& [k, v] : overrides.environment) {
+        RETURN_IF_ERROR(projects::ValidateEnvName(k));
+    }
+    compute::Workload w;
+    w.project_id = project_id;
+    w.owner_user_id = user_id;
+    w.kind = compute::WorkloadKind::kJobRun;
+    w.job_id = job_id;
+    w.trigger = trigger;
+    w.spec.argv = {FindKernel(job.kernel)->interpreter, job.script};
+    w.spec.argv.insert(w.spec.argv.end(), args.begin(), args.end());
+    w.spec.resources = job.resources;
+    w.spec.timeout_seconds = job.kill_on_timeout ? job.timeout_seconds : 0;
+    // Later entries win: base, then the project's variables, then the job's, then the run's.
+    std::map<std::string, std::string>& env = w.spec.env;
+    env = {{"PATH", "/usr/local/bin:/usr/bin:/bin"},
+           {"HOME", "/home/cdsw"},
+           {"LANG", "C.UTF-8"},
+           {"PYTHONUNBUFFERED", "1"},
+           {"TMPDIR", "/tmp"}};
+    ASSIGN_OR_RETURN(auto project_env, environment_.Reveal(project_id));
+    for (const auto& v : project_env) {
+        env[v.name] = v.value.value_or("");
+    }
+    for (const auto& [k, v] : job.environment) {
+        env[k] = v;
+    }
+    for (const auto& [k, v] : overrides.environment) {
+        env[k] = v;
+    }
+    // CML's names and ours, set last so user variables can't impersonate them.
+    env["CDSW_PROJECT"] = project_name;
+    env["CDSW_PROJECT_ID"] = std::to_string(project_id);
+    env["CDSW_JOB_ID"] = std::to_string(job_id);
+    env["CDSW_API_URL"] = options_.api_url + "/api/v1";
+    env["CDSW_DOMAIN"] = options_.api_url;
+    env["LATHE_API_URL"] = options_.api_url;
+    env["LATHE_PROJECT_ID"] = std::to_string(project_id);
+    env["LATHE_JOB_ID"] = std::to_string(job_id);
+    ASSIGN_OR_RETURN(auto run, scheduler_.Submit(std::move(w)));
+    return run;
+}
+
+Result<compute::Workload> Jobs::GetRun(std::int64_t project_id, std::int64_t job_id,
+                                       std::int64_t run_id) {
+    ASSIGN_OR_RETURN(auto w, records_.Get(run_id));
+    if (w.project_id != project_id || !w.job_id || *w.job_id != job_id) {
+        return MakeError(ErrorCode::kNotFound, "run " + std::to_string(run_id) +
+                                                   " of job " + std::to_string(job_id) +
+                                                   " does not exist");
+    }
+    return w;
+}
+
+void Jobs::OnWorkloadFinished(const compute::Workload& w) {
+    if (!w.job_id || w.state != compute::WorkloadState::kSucceeded) {
+        return;
+    }
+    std::vector<std::int64_t> children;
+    auto st = store_.Read([&](store::Tx& tx) -> Status {
+        ASSIGN_OR_RETURN(auto rows, tx.Query("SELECT id FROM jobs WHERE parent_job_id = ? ORDER BY id",
+                                             {*w.job_id}));
+        for (const auto& r : rows) {
+            children.push_back(r.Int(0));
+        }
+        return {};
+    });
+    for (std::int64_t child : children) {
+        auto run = StartRun(w.project_id, child, w.owner_user_id, "dependency", {});
+        if (!run) {
+            LogWarn("dependent job did not start",
+                    {{"job", child}, {"parent_run", w.id}, {"error", run.error().message}});
+        }
+    }
+}
+
+}  // namespace lathe::jobs

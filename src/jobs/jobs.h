@@ -1,0 +1,118 @@
+// Jobs: a project script with its kernel, resources, environment and trigger (manual, recurring,
+// or dependent on another job), and the runs started from it.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "auth/principal.h"
+#include "compute/scheduler.h"
+#include "compute/workload_records.h"
+#include "core/clock.h"
+#include "projects/environment.h"
+#include "projects/projects.h"
+#include "store/list_query.h"
+#include "store/store.h"
+
+namespace lathe::jobs {
+
+struct Job {
+    std::int64_t id = 0;
+    std::int64_t project_id = 0;
+    std::string name;
+    std::string script;
+    std::string arguments;
+    std::string kernel = "python3";
+    compute::Resources resources{1000, 2048, 0};
+    std::int64_t timeout_seconds = 0;
+    bool kill_on_timeout = true;
+    std::map<std::string, std::string> environment;
+    std::string schedule;  // "" for manual (or dependent), else a cron expression
+    std::string timezone = "UTC";
+    std::optional<std::int64_t> parent_job_id;
+    std::string created_by;
+    std::int64_t created_at = 0;
+    std::int64_t updated_at = 0;
+};
+
+// The fields a create or update may set (unset: keep, or the default on create).
+struct JobFields {
+    std::optional<std::string> name;
+    std::optional<std::string> script;
+    std::optional<std::string> arguments;
+    std::optional<std::string> kernel;
+    std::optional<std::int64_t> cpu_millicores;
+    std::optional<std::int64_t> memory_mib;
+    std::optional<std::int64_t> gpus;
+    std::optional<std::int64_t> timeout_seconds;
+    std::optional<bool> kill_on_timeout;
+    std::optional<std::map<std::string, std::string>> environment;
+    std::optional<std::string> schedule;
+    std::optional<std::string> timezone;
+    std::optional<std::optional<std::int64_t>> parent_job_id;  // set to nullopt to clear
+};
+
+struct RunOverrides {
+    std::optional<std::string> arguments;
+    std::map<std::string, std::string> environment;
+};
+
+// The interpreter each kernel name runs.
+struct Kernel {
+    std::string name;
+    std::string interpreter;
+};
+const std::vector<Kernel>& Kernels();
+
+struct JobsOptions {
+    std::int64_t max_cpu_millicores = 8000;
+    std::int64_t max_memory_mib = 65536;
+    std::int64_t max_gpus = 0;
+    std::string api_url;  // the server's URL as workloads reach it
+};
+
+class Jobs {
+public:
+    Jobs(store::Store& store, const Clock& clock, projects::Projects& projects,
+         projects::Environment& environment, compute::Scheduler& scheduler,
+         compute::WorkloadRecords& records, JobsOptions options);
+
+    Result<Job> Create(const auth::Principal& caller, std::int64_t project_id, const JobFields& f);
+    Result<Job> Get(std::int64_t project_id, std::int64_t job_id);
+    static const store::ListSpec& JobListSpec();
+    Result<std::pair<std::vector<Job>, std::string>> List(std::int64_t project_id,
+                                                          const store::ListQuery& q);
+    Result<Job> Update(std::int64_t project_id, std::int64_t job_id, const JobFields& f);
+    Status Delete(std::int64_t project_id, std::int64_t job_id);
+
+    // Queues a run of the job; `trigger` is manual, api, schedule or dependency.
+    Result<compute::Workload> StartRun(std::int64_t project_id, std::int64_t job_id,
+                                       std::int64_t user_id, const std::string& trigger,
+                                       const RunOverrides& overrides);
+    // A run of this job (kNotFound if it belongs to another job or project).
+    Result<compute::Workload> GetRun(std::int64_t project_id, std::int64_t job_id,
+                                     std::int64_t run_id);
+    void SetApiUrl(std::string url) { options_.api_url = std::move(url); }
+
+    // Called when any workload ends: starts the jobs that depend on a succeeded job.
+    void OnWorkloadFinished(const compute::Workload& w);
+
+private:
+    Status Validate(std::int64_t project_id, std::int64_t job_id, Job& job);
+
+    store::Store& store_;
+    const Clock& clock_;
+    projects::Projects& projects_;
+    projects::Environment& environment_;
+    compute::Scheduler& scheduler_;
+    compute::WorkloadRecords& records_;
+    JobsOptions options_;
+};
+
+// Splits a CML job's argument string like a shell would (quotes, backslashes), no expansion.
+Result<std::vector<std::string>> SplitArguments(std::string_view text);
+
+}  // namespace lathe::jobs
