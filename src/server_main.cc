@@ -13,6 +13,7 @@
 #include "compute/scheduler.h"
 #include "compute/workload_records.h"
 #include "jobs/jobs.h"
+#include "jobs/triggers.h"
 #include "core/config.h"
 #include "core/crypto.h"
 #include "core/log.h"
@@ -190,6 +191,11 @@ int RunServer(const std::vector<std::string>& args) {
                                  {std::chrono::seconds(config.stop_grace_seconds), 5});
     jobs::Jobs jobs(**store, clock, projects, environment, scheduler, workloads, {});
     scheduler.AddFinishListener([&jobs](const compute::Workload& w) { jobs.OnWorkloadFinished(w); });
+    jobs::WebhookNotifier notifier;
+    jobs.SetNotifier([&notifier](const std::string& url, const jobs::Job& job,
+                                 const compute::Workload& run) { notifier.Enqueue(url, job, run); });
+    jobs::ScheduleTrigger schedules(jobs, clock);
+    jobs.SetScheduleChanged([&schedules] { schedules.Wake(); });
 
     api::Services services{**store,   accounts,  teams,     audit,     projects, environment,
                            config,    clock,     temp_dir,  workloads, logs,     scheduler,
@@ -249,6 +255,8 @@ int RunServer(const std::vector<std::string>& args) {
         server.Shutdown();
         return Fail("cannot start the scheduler: " + st.error().message);
     }
+    notifier.Start();
+    schedules.Start();
     std::cout << "Lathe is ready at " << url << "\n";
     if (generated->has_value() && !(*generated)->empty()) {
         std::cout << "First start: created the site admin.\n"
@@ -261,7 +269,9 @@ int RunServer(const std::vector<std::string>& args) {
     }
     std::cout << "Data in " << data_dir.string() << ". Press Ctrl-C to stop." << std::endl;
     server.RunUntilSignal();
+    schedules.Stop();
     scheduler.Shutdown();
+    notifier.Stop();
     backend.Shutdown();
     LogInfo("server stopped");
     return 0;

@@ -6,8 +6,16 @@
 namespace lathe::api {
 namespace {
 
+json Notifications(const std::vector<jobs::Notification>& notes) {
+    json out = json::array();
+    for (const auto& n : notes) {
+        out.push_back({{"url", n.url}, {"events", n.events}});
+    }
+    return out;
+}
+
 json RenderJob(const jobs::Job& j) {
-    return {{"id", j.id},
+    json out = {{"id", j.id},
             {"project_id", j.project_id},
             {"name", j.name},
             {"script", j.script},
@@ -22,9 +30,26 @@ json RenderJob(const jobs::Job& j) {
             {"schedule", j.schedule},
             {"timezone", j.timezone},
             {"parent_job_id", j.parent_job_id ? json(*j.parent_job_id) : json(nullptr)},
+            {"overlap", j.overlap},
+            {"catch_up", j.catch_up},
+            {"notifications", Notifications(j.notifications)},
             {"created_by", j.created_by},
             {"created_at", FormatTime(j.created_at)},
             {"updated_at", FormatTime(j.updated_at)}};
+    // What the schedule means, in words and the next fire times, as the UI shows it.
+    out["schedule_description"] = "manual";
+    out["next_runs"] = json::array();
+    if (j.parent_job_id) {
+        out["schedule_description"] = "after job " + std::to_string(*j.parent_job_id) + " succeeds";
+    } else if (!j.schedule.empty()) {
+        if (auto parsed = jobs::ParseSchedule(j.schedule, j.timezone); parsed) {
+            out["schedule_description"] = jobs::DescribeSchedule(*parsed);
+            for (std::int64_t t : jobs::NextFireTimes(*parsed, SystemClock().NowMs(), 5)) {
+                out["next_runs"].push_back(FormatTime(t));
+            }
+        }
+    }
+    return out;
 }
 
 json Time(const std::optional<std::int64_t>& t) {
@@ -71,8 +96,8 @@ Result<std::optional<std::int64_t>> Resource(const json& body, const char* field
 Result<jobs::JobFields> FieldsFrom(const json& body) {
     RETURN_IF_ERROR(OnlyFields(body, {"name", "script", "arguments", "kernel", "cpu", "memory",
                                       "nvidia_gpu", "timeout", "kill_on_timeout", "environment",
-                                      "schedule", "timezone", "parent_job_id",
-                                      "runtime_identifier"}));
+                                      "schedule", "timezone", "parent_job_id", "overlap",
+                                      "catch_up", "notifications", "runtime_identifier"}));
     jobs::JobFields f;
     ASSIGN_OR_RETURN(f.name, OptionalString(body, "name"));
     ASSIGN_OR_RETURN(f.script, OptionalString(body, "script"));
@@ -85,6 +110,32 @@ Result<jobs::JobFields> FieldsFrom(const json& body) {
     ASSIGN_OR_RETURN(f.kill_on_timeout, OptionalBool(body, "kill_on_timeout"));
     ASSIGN_OR_RETURN(f.schedule, OptionalString(body, "schedule"));
     ASSIGN_OR_RETURN(f.timezone, OptionalString(body, "timezone"));
+    ASSIGN_OR_RETURN(f.overlap, OptionalString(body, "overlap"));
+    ASSIGN_OR_RETURN(f.catch_up, OptionalBool(body, "catch_up"));
+    if (auto it = body.find("notifications"); it != body.end() && !it->is_null()) {
+        if (!it->is_array()) {
+            return MakeError(ErrorCode::kBadRequest,
+                             "notifications must be a list of {\"url\", \"events\"}");
+        }
+        std::vector<jobs::Notification> notes;
+        for (const auto& n : *it) {
+            if (!n.is_object() || !n.contains("url") || !n["url"].is_string() ||
+                !n.contains("events") || !n["events"].is_array()) {
+                return MakeError(ErrorCode::kBadRequest,
+                                 "each notification is {\"url\": \"https://...\", \"events\": [...]}");
+            }
+            jobs::Notification note;
+            note.url = n["url"].get<std::string>();
+            for (const auto& e : n["events"]) {
+                if (!e.is_string()) {
+                    return MakeError(ErrorCode::kBadRequest, "notification events are strings");
+                }
+                note.events.push_back(e.get<std::string>());
+            }
+            notes.push_back(std::move(note));
+        }
+        f.notifications = std::move(notes);
+    }
     if (auto it = body.find("environment"); it != body.end() && !it->is_null()) {
         if (!it->is_object()) {
             return MakeError(ErrorCode::kBadRequest, "environment must be an object of strings");

@@ -22,6 +22,7 @@ constexpr std::string_view kGeneralHelp =
     "  logout             revoke the stored API key and forget it\n"
     "  project ...        create, list, show and delete projects\n"
     "  files ...          list, upload, download, move and remove project files\n"
+    "  job ...            define jobs, run and stop them, read their logs\n"
     "  key ...            create, list and revoke API keys\n"
     "  server ...         run the Lathe server (see `lathe server --help`)\n"
     "  help [COMMAND]     show help for a command\n"
@@ -71,6 +72,9 @@ CommandFunction FindCommand(std::string_view name) {
     }
     if (name == "key" || name == "keys") {
         return RunKey;
+    }
+    if (name == "job" || name == "jobs") {
+        return RunJob;
     }
     return nullptr;
 }
@@ -166,7 +170,7 @@ Result<void> RunAction(const Invocation& invocation,
 
 bool IsCliCommand(std::string_view name) {
     return name == "login" || name == "logout" || name == "project" || name == "files" ||
-           name == "key";
+           name == "key" || name == "job";
 }
 
 int Main(const std::vector<std::string>& args) {

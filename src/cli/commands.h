@@ -16,6 +16,7 @@ Result<void> RunLogout(const Invocation& invocation);
 Result<void> RunProject(const Invocation& invocation);
 Result<void> RunFiles(const Invocation& invocation);
 Result<void> RunKey(const Invocation& invocation);
+Result<void> RunJob(const Invocation& invocation);
 
 // Help for one command: `synopsis` is the usage line, shown alone after a usage error;
 // `details` follows it for --help.
@@ -44,7 +45,7 @@ Result<void> RunAction(const Invocation& invocation,
                        const CommandHelp& group_help,
                        std::span<const CommandAction> actions);
 
-// Parses a positive integer id (project, key) given on the command line.
+// Parses a positive integer id (project, key, job, run) given on the command line.
 Result<std::int64_t> ParseId(std::string_view text, std::string_view what, const CommandHelp& help);
 
 }  // namespace lathe::cli

@@ -2,6 +2,8 @@
 #include "jobs/jobs.h"
 
 #include "core/log.h"
+
+#include <algorithm>
 #include "projects/environment.h"
 
 namespace lathe::jobs {
@@ -10,7 +12,8 @@ namespace {
 constexpr std::string_view kJobColumns =
     "j.id, j.project_id, j.name, j.script, j.arguments, j.kernel, j.cpu_millicores, j.memory_mib, "
     "j.gpus, j.timeout_seconds, j.kill_on_timeout, j.environment, j.schedule, j.timezone, "
-    "j.parent_job_id, u.username, j.created_at, j.updated_at";
+    "j.parent_job_id, u.username, j.created_at, j.updated_at, j.overlap, j.catch_up, "
+    "j.next_run_at, j.notifications, j.created_by";
 constexpr std::string_view kJobFrom = " FROM jobs j JOIN users u ON u.id = j.created_by ";
 
 Job JobFromRow(const store::Row& r) {
@@ -40,6 +43,20 @@ Job JobFromRow(const store::Row& r) {
     j.created_by = r.Text(15);
     j.created_at = r.Int(16);
     j.updated_at = r.Int(17);
+    j.overlap = r.Text(18);
+    j.catch_up = r.Bool(19);
+    if (!r.IsNull(20)) {
+        j.next_run_at = r.Int(20);
+    }
+    auto notes = nlohmann::json::parse(r.Text(21), nullptr, false);
+    if (notes.is_array()) {
+        for (const auto& n : notes) {
+            Notification note;
+            note.url = n.value("url", "");
+            note.events = n.value("events", std::vector<std::string>{});
+            j.notifications.push_back(std::move(note));
+        }
+    }
     return j;
 }
 
@@ -68,6 +85,31 @@ void Apply(const JobFields& f, Job& j) {
     if (f.schedule) j.schedule = *f.schedule;
     if (f.timezone) j.timezone = *f.timezone;
     if (f.parent_job_id) j.parent_job_id = *f.parent_job_id;
+    if (f.overlap) j.overlap = *f.overlap;
+    if (f.catch_up) j.catch_up = *f.catch_up;
+    if (f.notifications) j.notifications = *f.notifications;
+}
+
+nlohmann::json NotificationsJson(const std::vector<Notification>& notes) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& n : notes) {
+        out.push_back({{"url", n.url}, {"events", n.events}});
+    }
+    return out;
+}
+
+
+// The first fire time after `now`, as a store value (NULL for jobs without a schedule).
+store::Value NextRun(const Job& job, std::int64_t now) {
+    if (job.schedule.empty()) {
+        return nullptr;
+    }
+    auto parsed = ParseSchedule(job.schedule, job.timezone);
+    if (!parsed) {
+        return nullptr;
+    }
+    auto next = NextFireTime(*parsed, now);
+    return next ? store::Value(*next) : store::Value(nullptr);
 }
 
 const Kernel* FindKernel(std::string_view name) {
@@ -180,6 +222,32 @@ Status Jobs::Validate(std::int64_t project_id, std::int64_t job_id, Job& job) {
     if (!job.schedule.empty() && job.parent_job_id) {
         return bad("a job runs on a schedule or after a parent job, not both");
     }
+    // The time zone is checked even for manual jobs, so a later schedule can rely on it.
+    ASSIGN_OR_RETURN(CronSchedule parsed,
+                     ParseSchedule(job.schedule.empty() ? "* * * * *" : job.schedule, job.timezone));
+    if (!job.schedule.empty()) {
+        job.schedule = CronExpression(parsed);
+    }
+    if (job.overlap != "skip" && job.overlap != "queue") {
+        return bad("overlap must be skip or queue");
+    }
+    if (job.notifications.size() > 10) {
+        return bad("at most 10 notifications per job");
+    }
+    for (const auto& n : job.notifications) {
+        if (!(n.url.starts_with("http://") || n.url.starts_with("https://")) || n.url.size() > 2048) {
+            return bad("notification url must be an http:// or https:// URL");
+        }
+        if (n.events.empty()) {
+            return bad("a notification needs events: succeeded, failed, timedout, stopped");
+        }
+        for (const auto& e : n.events) {
+            if (e != "succeeded" && e != "failed" && e != "timedout" && e != "stopped") {
+                return bad("notification event '" + e +
+                           "' is not one of succeeded, failed, timedout, stopped");
+            }
+        }
+    }
     if (job.parent_job_id) {
         // The parent must be in the same project, and following parents must never lead back.
         std::int64_t at = *job.parent_job_id;
@@ -224,13 +292,15 @@ Result<Job> Jobs::Create(const auth::Principal& caller, std::int64_t project_id,
         auto id = tx.InsertReturningId(
             "INSERT INTO jobs (project_id, name, script, arguments, kernel, cpu_millicores, "
             "memory_mib, gpus, timeout_seconds, kill_on_timeout, environment, schedule, timezone, "
-            "parent_job_id, created_by, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, "
-            "?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            "parent_job_id, created_by, created_at, updated_at, overlap, catch_up, next_run_at, "
+            "notifications) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+            "?) RETURNING id",
             {project_id, job.name, job.script, job.arguments, job.kernel,
              job.resources.cpu_millicores, job.resources.memory_mib, job.resources.gpus,
              job.timeout_seconds, std::int64_t{job.kill_on_timeout},
              nlohmann::json(job.environment).dump(), job.schedule, job.timezone, parent,
-             caller.user_id, now, now});
+             caller.user_id, now, now, job.overlap, std::int64_t{job.catch_up},
+             NextRun(job, now), NotificationsJson(job.notifications).dump()});
         if (!id && id.error().code == ErrorCode::kConflict) {
             return MakeError(ErrorCode::kConflict,
                              "the project already has a job named '" + job.name + "'");
@@ -239,6 +309,9 @@ Result<Job> Jobs::Create(const auth::Principal& caller, std::int64_t project_id,
         job.id = *id;
         return {};
     }));
+    if (!job.schedule.empty() && schedule_changed_) {
+        schedule_changed_();
+    }
     return Get(project_id, job.id);
 }
 
@@ -293,11 +366,14 @@ Result<Job> Jobs::Update(std::int64_t project_id, std::int64_t job_id, const Job
         auto st = tx.Exec(
             "UPDATE jobs SET name = ?, script = ?, arguments = ?, kernel = ?, cpu_millicores = ?, "
             "memory_mib = ?, gpus = ?, timeout_seconds = ?, kill_on_timeout = ?, environment = ?, "
-            "schedule = ?, timezone = ?, parent_job_id = ?, updated_at = ? WHERE id = ?",
+            "schedule = ?, timezone = ?, parent_job_id = ?, updated_at = ?, overlap = ?, "
+            "catch_up = ?, next_run_at = ?, notifications = ? WHERE id = ?",
             {job.name, job.script, job.arguments, job.kernel, job.resources.cpu_millicores,
              job.resources.memory_mib, job.resources.gpus, job.timeout_seconds,
              std::int64_t{job.kill_on_timeout}, nlohmann::json(job.environment).dump(),
-             job.schedule, job.timezone, parent, clock_.NowMs(), job_id});
+             job.schedule, job.timezone, parent, clock_.NowMs(), job.overlap,
+             std::int64_t{job.catch_up}, NextRun(job, clock_.NowMs()),
+             NotificationsJson(job.notifications).dump(), job_id});
         if (!st && st.error().code == ErrorCode::kConflict) {
             return MakeError(ErrorCode::kConflict,
                              "the project already has a job named '" + job.name + "'");
@@ -305,6 +381,9 @@ Result<Job> Jobs::Update(std::int64_t project_id, std::int64_t job_id, const Job
         RETURN_IF_ERROR(st);
         return {};
     }));
+    if (!job.schedule.empty() && schedule_changed_) {
+        schedule_changed_();
+    }
     return Get(project_id, job_id);
 }
 
@@ -394,12 +473,86 @@ Result<compute::Workload> Jobs::GetRun(std::int64_t project_id, std::int64_t job
     return w;
 }
 
+std::optional<std::int64_t> Jobs::FireDueSchedules(std::int64_t now) {
+    struct Due {
+        Job job;
+        std::int64_t creator = 0;
+        bool running = false;
+    };
+    std::vector<Due> due;
+    std::optional<std::int64_t> earliest;
+    auto st = store_.Read([&](store::Tx& tx) -> Status {
+        ASSIGN_OR_RETURN(auto rows, tx.Query("SELECT " + std::string(kJobColumns) +
+                                             std::string(kJobFrom) +
+                                             "WHERE j.schedule <> '' AND j.next_run_at IS NOT NULL"));
+        for (const auto& r : rows) {
+            Job j = JobFromRow(r);
+            if (*j.next_run_at > now) {
+                earliest = earliest ? std::min(*earliest, *j.next_run_at) : *j.next_run_at;
+                continue;
+            }
+            ASSIGN_OR_RETURN(auto active, tx.QueryOne("SELECT COUNT(*) FROM workloads WHERE job_id "
+                                                      "= ? AND state IN ('scheduling', "
+                                                      "'starting', 'running')",
+                                                      {j.id}));
+            due.push_back({std::move(j), r.Int(22), active && active->Int(0) > 0});
+        }
+        return {};
+    });
+    if (!st) {
+        LogWarn("cannot read job schedules", {{"error", st.error().message}});
+        return std::nullopt;
+    }
+    for (Due& d : due) {
+        const Job& j = d.job;
+        // Fire times missed while the server was down are not replayed in a burst: at most one
+        // catch-up run, and none when the job says so.
+        const bool missed = now - *j.next_run_at > 60'000;
+        if (missed && !j.catch_up) {
+            LogInfo("skipping a missed schedule", {{"job", j.id}});
+        } else if (d.running && j.overlap == "skip") {
+            LogInfo("recurring job still running; this fire is skipped", {{"job", j.id}});
+        } else {
+            auto run = StartRun(j.project_id, j.id, d.creator, "schedule", {});
+            if (!run) {
+                LogWarn("scheduled job did not start", {{"job", j.id}, {"error", run.error().message}});
+            }
+        }
+        store::Value next = NextRun(j, now);
+        auto stored = store_.Write([&](store::Tx& tx) -> Status {
+            RETURN_IF_ERROR(tx.Exec("UPDATE jobs SET next_run_at = ? WHERE id = ?", {next, j.id}));
+            return {};
+        });
+        if (!stored) {
+            LogWarn("cannot store a job's next run", {{"job", j.id}});
+        }
+        if (auto p = std::get_if<std::int64_t>(&next)) {
+            earliest = earliest ? std::min(*earliest, *p) : *p;
+        }
+    }
+    return earliest;
+}
+
 void Jobs::OnWorkloadFinished(const compute::Workload& w) {
-    if (!w.job_id || w.state != compute::WorkloadState::kSucceeded) {
+    if (!w.job_id) {
+        return;
+    }
+    if (notify_) {
+        auto job = Get(w.project_id, *w.job_id);
+        if (job) {
+            for (const auto& n : job->notifications) {
+                if (std::find(n.events.begin(), n.events.end(), compute::StateName(w.state)) !=
+                    n.events.end()) {
+                    notify_(n.url, *job, w);
+                }
+            }
+        }
+    }
+    if (w.state != compute::WorkloadState::kSucceeded) {
         return;
     }
     std::vector<std::int64_t> children;
-    auto st = store_.Read([&](store::Tx& tx) -> Status {
+    auto children_read = store_.Read([&](store::Tx& tx) -> Status {
         ASSIGN_OR_RETURN(auto rows, tx.Query("SELECT id FROM jobs WHERE parent_job_id = ? ORDER BY id",
                                              {*w.job_id}));
         for (const auto& r : rows) {
@@ -407,6 +560,9 @@ void Jobs::OnWorkloadFinished(const compute::Workload& w) {
         }
         return {};
     });
+    if (!children_read) {
+        LogWarn("cannot read dependent jobs", {{"job", *w.job_id}});
+    }
     for (std::int64_t child : children) {
         auto run = StartRun(w.project_id, child, w.owner_user_id, "dependency", {});
         if (!run) {

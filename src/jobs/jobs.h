@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -11,6 +12,7 @@
 #include "auth/principal.h"
 #include "compute/scheduler.h"
 #include "compute/workload_records.h"
+#include "jobs/schedule.h"
 #include "core/clock.h"
 #include "projects/environment.h"
 #include "projects/projects.h"
@@ -18,6 +20,12 @@
 #include "store/store.h"
 
 namespace lathe::jobs {
+
+// Where to tell about a run's end: a webhook URL and the end states that trigger it.
+struct Notification {
+    std::string url;
+    std::vector<std::string> events;  // of succeeded, failed, timedout, stopped
+};
 
 struct Job {
     std::int64_t id = 0;
@@ -33,6 +41,12 @@ struct Job {
     std::string schedule;  // "" for manual (or dependent), else a cron expression
     std::string timezone = "UTC";
     std::optional<std::int64_t> parent_job_id;
+    // A recurring job whose previous run is still going: "skip" this fire (default) or "queue".
+    std::string overlap = "skip";
+    // After the server was down across fire times: run once at start (true) or wait for the next.
+    bool catch_up = true;
+    std::optional<std::int64_t> next_run_at;
+    std::vector<Notification> notifications;
     std::string created_by;
     std::int64_t created_at = 0;
     std::int64_t updated_at = 0;
@@ -53,6 +67,9 @@ struct JobFields {
     std::optional<std::string> schedule;
     std::optional<std::string> timezone;
     std::optional<std::optional<std::int64_t>> parent_job_id;  // set to nullopt to clear
+    std::optional<std::string> overlap;
+    std::optional<bool> catch_up;
+    std::optional<std::vector<Notification>> notifications;
 };
 
 struct RunOverrides {
@@ -96,9 +113,18 @@ public:
     Result<compute::Workload> GetRun(std::int64_t project_id, std::int64_t job_id,
                                      std::int64_t run_id);
     void SetApiUrl(std::string url) { options_.api_url = std::move(url); }
+    // Where run-end notifications go (the notifier delivers them off this thread).
+    using NotifyFn = std::function<void(const std::string& url, const Job&, const compute::Workload&)>;
+    void SetNotifier(NotifyFn fn) { notify_ = std::move(fn); }
+    // Called after a recurring job was created or changed (the trigger looks again at once).
+    void SetScheduleChanged(std::function<void()> fn) { schedule_changed_ = std::move(fn); }
 
     // Called when any workload ends: starts the jobs that depend on a succeeded job.
     void OnWorkloadFinished(const compute::Workload& w);
+
+    // Recurring jobs: those due at `now` start (or are skipped while a run is still going), and
+    // each gets its next fire time. Returns when the next one is due (nullopt: none scheduled).
+    std::optional<std::int64_t> FireDueSchedules(std::int64_t now);
 
 private:
     Status Validate(std::int64_t project_id, std::int64_t job_id, Job& job);
@@ -110,6 +136,8 @@ private:
     compute::Scheduler& scheduler_;
     compute::WorkloadRecords& records_;
     JobsOptions options_;
+    NotifyFn notify_;
+    std::function<void()> schedule_changed_;
 };
 
 // Splits a CML job's argument string like a shell would (quotes, backslashes), no expansion.

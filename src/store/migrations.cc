@@ -151,6 +151,13 @@ CREATE TABLE jobs (
 );
 CREATE UNIQUE INDEX jobs_project_name ON jobs(project_id, name);
 )sql"},
+        {4, "job_triggers",
+         R"sql(
+ALTER TABLE jobs ADD COLUMN overlap TEXT NOT NULL DEFAULT 'skip';
+ALTER TABLE jobs ADD COLUMN catch_up BIGINT NOT NULL DEFAULT 1;
+ALTER TABLE jobs ADD COLUMN next_run_at BIGINT;
+ALTER TABLE jobs ADD COLUMN notifications TEXT NOT NULL DEFAULT '[]';
+)sql"},
     };
     return kMigrations;
 }

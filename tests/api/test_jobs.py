@@ -375,3 +375,82 @@ def test_kill_9_while_running_is_reconciled_on_restart(lathe_factory):
     while kernels() and time.monotonic() < deadline:
         time.sleep(0.1)
     assert kernels() == []
+
+
+def test_schedule_is_validated_and_described(owner, proj):
+    put_file(owner.client, proj["id"], "ok.py", "print('ok')\n")
+    base = f"/api/v2/projects/{proj['id']}/jobs"
+    job = create_job(owner.client, proj["id"], "ok.py", schedule="0 2 * * *", timezone="Europe/Paris")
+    assert job["schedule_description"] == "every day at 02:00 Europe/Paris"
+    assert len(job["next_runs"]) == 5
+    assert job["next_runs"][0].endswith(":00:00Z")
+    for bad in ({"schedule": "61 * * * *"}, {"schedule": "* * *"},
+                {"schedule": "0 2 * * *", "timezone": "Mars/Olympus"}, {"overlap": "sometimes"}):
+        reply = owner.client.post(base, {"name": unique("j"), "script": "ok.py", **bad})
+        assert_error(reply, 400, "bad_request")
+    reply = owner.client.post(base, {"name": unique("j"), "script": "ok.py",
+                                     "schedule": "@daily", "parent_job_id": job["id"]})
+    assert_error(reply, 400, "bad_request")
+
+
+@pytest.mark.slow
+def test_recurring_job_fires_on_its_schedule(owner, proj):
+    put_file(owner.client, proj["id"], "tick.py", "print('scheduled tick')\n")
+    job = create_job(owner.client, proj["id"], "tick.py", schedule="* * * * *")
+    deadline = time.monotonic() + 75
+    while True:
+        runs = owner.client.get(f"/api/v2/projects/{proj['id']}/jobs/{job['id']}/runs").body["runs"]
+        if runs and runs[-1]["status"] in FINAL:
+            break
+        assert time.monotonic() < deadline, "the every-minute job did not fire"
+        time.sleep(0.5)
+    assert runs[-1]["trigger"] == "schedule"
+    assert runs[-1]["status"] == "succeeded"
+    assert "scheduled tick" in logs(owner.client, proj["id"], job["id"], runs[-1]["id"])
+
+
+def test_failure_is_delivered_to_a_webhook(owner, proj):
+    import http.server
+    import json
+    import threading
+
+    received = []
+
+    class Hook(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            received.append(json.loads(body))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    hook = http.server.HTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=hook.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{hook.server_address[1]}/hook"
+        put_file(owner.client, proj["id"], "bad.py", "raise SystemExit(2)\n")
+        put_file(owner.client, proj["id"], "good.py", "print('fine')\n")
+        bad = create_job(owner.client, proj["id"], "bad.py",
+                         notifications=[{"url": url, "events": ["failed", "timedout"]}])
+        good = create_job(owner.client, proj["id"], "good.py",
+                          notifications=[{"url": url, "events": ["failed"]}])
+        run = start_run(owner.client, proj["id"], bad["id"])
+        wait_run(owner.client, proj["id"], bad["id"], run["id"], FINAL)
+        ok_run = start_run(owner.client, proj["id"], good["id"])
+        wait_run(owner.client, proj["id"], good["id"], ok_run["id"], FINAL)
+        deadline = time.monotonic() + 10
+        while not received and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.5)
+        assert len(received) == 1, received
+        event = received[0]
+        assert event["event"] == "failed"
+        assert event["job"]["id"] == bad["id"]
+        assert event["run"]["id"] == run["id"] and event["run"]["exit_code"] == 2
+        reply = owner.client.patch(f"/api/v2/projects/{proj['id']}/jobs/{bad['id']}",
+                                   {"notifications": [{"url": "ftp://x", "events": ["failed"]}]})
+        assert_error(reply, 400, "bad_request")
+    finally:
+        hook.shutdown()
