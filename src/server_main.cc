@@ -176,6 +176,22 @@ int RunServer(const std::vector<std::string>& args) {
         return Fail("cannot create the first admin: " + generated.error().message);
     }
 
+    auto kernels = jobs::ParseKernels(config.kernels);
+    if (!kernels) {
+        return Fail(kernels.error().message);
+    }
+    std::vector<int> gpu_devices;
+    for (std::string_view rest = config.gpus; !rest.empty();) {
+        auto comma = rest.find(',');
+        std::string item(rest.substr(0, comma));
+        rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+        char* end = nullptr;
+        long index = std::strtol(item.c_str(), &end, 10);
+        if (item.empty() || *end != '\0' || index < 0) {
+            return Fail("gpus: '" + item + "' is not a device index (e.g. --gpus 0,1)");
+        }
+        gpu_devices.push_back(static_cast<int>(index));
+    }
     compute::WorkloadRecords workloads(**store, clock);
     compute::LogStore logs(data_dir / "logs", config.max_log_bytes);
     std::error_code exe_ec;
@@ -186,10 +202,16 @@ int RunServer(const std::vector<std::string>& args) {
     backend_options.logs_dir = data_dir / "logs";
     backend_options.reserve_millicores = config.compute_reserve_millicores;
     backend_options.reserve_mib = config.compute_reserve_mib;
+    backend_options.gpus = static_cast<std::int64_t>(gpu_devices.size());
     compute::local::LocalBackend backend(backend_options);
     compute::Scheduler scheduler(workloads, logs, backend,
-                                 {std::chrono::seconds(config.stop_grace_seconds), 5});
-    jobs::Jobs jobs(**store, clock, projects, environment, scheduler, workloads, {});
+                                 {std::chrono::seconds(config.stop_grace_seconds), 5, gpu_devices});
+    jobs::JobsOptions jobs_options;
+    jobs_options.max_cpu_millicores = config.max_workload_millicores;
+    jobs_options.max_memory_mib = config.max_workload_mib;
+    jobs_options.max_gpus = static_cast<std::int64_t>(gpu_devices.size());
+    jobs_options.kernels = *kernels;
+    jobs::Jobs jobs(**store, clock, projects, environment, scheduler, workloads, jobs_options);
     scheduler.AddFinishListener([&jobs](const compute::Workload& w) { jobs.OnWorkloadFinished(w); });
     jobs::WebhookNotifier notifier;
     jobs.SetNotifier([&notifier](const std::string& url, const jobs::Job& job,

@@ -97,7 +97,8 @@ Result<jobs::JobFields> FieldsFrom(const json& body) {
     RETURN_IF_ERROR(OnlyFields(body, {"name", "script", "arguments", "kernel", "cpu", "memory",
                                       "nvidia_gpu", "timeout", "kill_on_timeout", "environment",
                                       "schedule", "timezone", "parent_job_id", "overlap",
-                                      "catch_up", "notifications", "runtime_identifier"}));
+                                      "catch_up", "notifications", "resource_profile",
+                                      "runtime_identifier"}));
     jobs::JobFields f;
     ASSIGN_OR_RETURN(f.name, OptionalString(body, "name"));
     ASSIGN_OR_RETURN(f.script, OptionalString(body, "script"));
@@ -111,6 +112,7 @@ Result<jobs::JobFields> FieldsFrom(const json& body) {
     ASSIGN_OR_RETURN(f.schedule, OptionalString(body, "schedule"));
     ASSIGN_OR_RETURN(f.timezone, OptionalString(body, "timezone"));
     ASSIGN_OR_RETURN(f.overlap, OptionalString(body, "overlap"));
+    ASSIGN_OR_RETURN(f.resource_profile, OptionalString(body, "resource_profile"));
     ASSIGN_OR_RETURN(f.catch_up, OptionalBool(body, "catch_up"));
     if (auto it = body.find("notifications"); it != body.end() && !it->is_null()) {
         if (!it->is_array()) {
@@ -350,6 +352,48 @@ void RegisterJobRoutes(http::Router& router, Services& s) {
                                      }};
         });
 
+    AddEndpoint(router, s, "GET", "/api/v2/runtimes", auth::Action::kComputeRead,
+                [](Context& ctx) -> Result<http::Response> {
+                    json items = json::array();
+                    for (const auto& k : ctx.services.jobs.kernels()) {
+                        items.push_back({{"name", k.name}, {"interpreter", k.interpreter}});
+                    }
+                    ASSIGN_OR_RETURN(json page, PageOf(ctx.request, items, "runtimes"));
+                    const auto& o = ctx.services.jobs.options();
+                    page["max_workload"] = {{"cpu", o.max_cpu_millicores / 1000.0},
+                                            {"memory", o.max_memory_mib / 1024.0},
+                                            {"nvidia_gpu", o.max_gpus}};
+                    return http::Response::Json(200, page);
+                });
+    AddEndpoint(router, s, "GET", "/api/v2/resource-profiles", auth::Action::kComputeRead,
+                [](Context& ctx) -> Result<http::Response> {
+                    ASSIGN_OR_RETURN(auto profiles, ctx.services.jobs.Profiles());
+                    json items = json::array();
+                    for (const auto& p : profiles) {
+                        items.push_back({{"name", p.name},
+                                         {"cpu", p.resources.cpu_millicores / 1000.0},
+                                         {"memory", p.resources.memory_mib / 1024.0},
+                                         {"nvidia_gpu", p.resources.gpus}});
+                    }
+                    ASSIGN_OR_RETURN(json page, PageOf(ctx.request, items, "resource_profiles"));
+                    return http::Response::Json(200, page);
+                });
+    AddEndpoint(router, s, "PUT", "/api/v2/resource-profiles/{name}", auth::Action::kProfileWrite,
+                [](Context& ctx) -> Result<http::Response> {
+                    ASSIGN_OR_RETURN(json body, ParseJsonBody(ctx.request));
+                    ASSIGN_OR_RETURN(auto r, QuotaFrom(body));
+                    jobs::ResourceProfile p{ctx.Param("name"), r};
+                    RETURN_IF_ERROR(ctx.services.jobs.SetProfile(p));
+                    return http::Response::Json(200, {{"name", p.name},
+                                                      {"cpu", r.cpu_millicores / 1000.0},
+                                                      {"memory", r.memory_mib / 1024.0},
+                                                      {"nvidia_gpu", r.gpus}});
+                });
+    AddEndpoint(router, s, "DELETE", "/api/v2/resource-profiles/{name}",
+                auth::Action::kProfileWrite, [](Context& ctx) -> Result<http::Response> {
+                    RETURN_IF_ERROR(ctx.services.jobs.DeleteProfile(ctx.Param("name")));
+                    return http::Response::NoContent();
+                });
     AddEndpoint(router, s, "GET", "/api/v2/quotas", auth::Action::kQuotaRead,
                 [](Context& ctx) -> Result<http::Response> {
                     ASSIGN_OR_RETURN(auto quotas, ctx.services.workloads.Quotas());

@@ -9,9 +9,14 @@ void RegisterRunnerRoutes(http::Router& router, Services& s) {
     AddEndpoint(router, s, "GET", base, auth::Action::kRunnerAccess,
                 [](Context& ctx) -> Result<http::Response> {
                     ASSIGN_OR_RETURN(auto w, ctx.services.workloads.Get(ctx.workload_id));
+                    // Devices are chosen at admission; a workload without GPUs sees none.
+                    auto env = w.spec.env;
+                    env["CUDA_VISIBLE_DEVICES"] = ctx.services.scheduler.GpuDevices(w.id);
+                    env["NVIDIA_VISIBLE_DEVICES"] =
+                        env["CUDA_VISIBLE_DEVICES"].empty() ? "void" : env["CUDA_VISIBLE_DEVICES"];
                     json spec = {
                         {"argv", w.spec.argv},
-                        {"env", w.spec.env},
+                        {"env", env},
                         {"cwd", "/home/cdsw"},
                         {"heartbeat_seconds", ctx.services.scheduler.heartbeat_seconds()},
                         {"stop_grace_seconds", ctx.services.scheduler.stop_grace().count() / 1000},

@@ -68,6 +68,8 @@ const std::vector<PolicyRule>& PolicyTable() {
         {A::kJobRunStart, "project.jobs.run", S::kProject, R::kOperator},
         {A::kJobRunStop, "project.jobs.stop", S::kProject, R::kOperator},
         {A::kRunnerAccess, "runner", S::kRunner, R::kAdmin},
+        {A::kComputeRead, "compute.read", S::kSite, R::kViewer},
+        {A::kProfileWrite, "compute.profiles.write", S::kSite, R::kAdmin},
     };
     return kTable;
 }

@@ -64,10 +64,12 @@ enum class Action {
     kJobRunStart,
     kJobRunStop,
     kRunnerAccess,
+    kComputeRead,
+    kProfileWrite,
 };
 
 // The last enumerator, so tests can walk every Action.
-inline constexpr Action kLastAction = Action::kRunnerAccess;
+inline constexpr Action kLastAction = Action::kProfileWrite;
 
 struct PolicyRule {
     Action action;

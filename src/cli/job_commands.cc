@@ -56,11 +56,10 @@ constexpr CommandHelp kCreateHelp = {
     "  --timezone TZ       the schedule's time zone, e.g. Europe/Paris (default UTC)\n"
     "  --parent JOB_ID     run after job JOB_ID succeeds (not with --schedule)\n"};
 
-constexpr CommandHelp kListHelp = {
-    "lathe job list PROJECT_ID [--all]",
-    "Lists the project's jobs, by name.\n"
-    "\n"
-    "  --all   fetch every page, not just the first\n"};
+constexpr CommandHelp kListHelp = {"lathe job list PROJECT_ID [--all]",
+                                   "Lists the project's jobs, by name.\n"
+                                   "\n"
+                                   "  --all   fetch every page, not just the first\n"};
 
 constexpr CommandHelp kShowHelp = {"lathe job show PROJECT_ID JOB_ID", "Shows one job.\n"};
 
@@ -90,11 +89,10 @@ constexpr CommandHelp kStopHelp = {
     "Stops a run: a queued run ends at once, a running one is sent SIGTERM (then SIGKILL after\n"
     "a grace period). It ends as `stopped`.\n"};
 
-constexpr CommandHelp kRunsHelp = {
-    "lathe job runs PROJECT_ID JOB_ID [--all]",
-    "Lists the job's runs, newest first.\n"
-    "\n"
-    "  --all   fetch every page, not just the first\n"};
+constexpr CommandHelp kRunsHelp = {"lathe job runs PROJECT_ID JOB_ID [--all]",
+                                   "Lists the job's runs, newest first.\n"
+                                   "\n"
+                                   "  --all   fetch every page, not just the first\n"};
 
 constexpr CommandHelp kLogsHelp = {
     "lathe job logs PROJECT_ID JOB_ID RUN_ID [-f | --follow]",
@@ -188,9 +186,9 @@ Result<double> ParsePositiveNumber(std::string_view text,
     auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
     if (text.empty() || ec != std::errc() || end != text.data() + text.size() ||
         !std::isfinite(value) || value <= 0) {
-        return UsageError(std::string(what) + " must be a number greater than 0, not '" +
-                              std::string(text) + "'",
-                          UsageLine(help));
+        return UsageError(
+            std::string(what) + " must be a number greater than 0, not '" + std::string(text) + "'",
+            UsageLine(help));
     }
     return value;
 }
@@ -212,8 +210,8 @@ Result<JobArgs> ParseJobArgs(std::span<const std::string> words,
                              bool with_env = false,
                              bool short_follow = false) {
     JobArgs result;
-    Result<std::vector<std::string>> rest = TakeRepeatedAndShort(
-        words, options, with_env ? "env" : "", short_follow, result.env, help);
+    Result<std::vector<std::string>> rest =
+        TakeRepeatedAndShort(words, options, with_env ? "env" : "", short_follow, result.env, help);
     if (!rest) {
         return std::unexpected(std::move(rest).error());
     }
@@ -329,6 +327,20 @@ void PrintFields(std::span<const std::pair<const char*, std::string>> fields) {
     }
 }
 
+// The server's words for a schedule ("every day at 02:00 Europe/Paris") and its next fire
+// time, when it sends them; "-" otherwise.
+std::string ScheduleText(const Json& job) {
+    std::string text = Cell(job, "schedule_description");
+    if (Cell(job, "schedule") == "-" || text == "-") {
+        return "-";
+    }
+    auto next = job.find("next_runs");
+    if (next != job.end() && next->is_array() && !next->empty() && (*next)[0].is_string()) {
+        text += "; next at " + TimeCell(Json{{"t", (*next)[0]}}, "t");
+    }
+    return text;
+}
+
 void PrintJob(const Json& job) {
     const std::pair<const char*, std::string> fields[] = {
         {"ID:", Cell(job, "id")},
@@ -340,6 +352,7 @@ void PrintJob(const Json& job) {
         {"Timeout:", TimeoutText(job)},
         {"Environment:", EnvironmentText(job)},
         {"Runs:", TriggerText(job)},
+        {"Schedule:", ScheduleText(job)},
         {"Created by:", Cell(job, "created_by")},
         {"Created:", TimeCell(job, "created_at")},
         {"Updated:", TimeCell(job, "updated_at")},
@@ -457,7 +470,8 @@ void Pause(std::chrono::milliseconds duration) {
     nanosleep(&request, nullptr);  // EINTR ends it early, which is the point
 }
 
-std::uint64_t HeaderNumber(const HttpResponse& response, std::string_view name,
+std::uint64_t HeaderNumber(const HttpResponse& response,
+                           std::string_view name,
                            std::uint64_t fallback) {
     std::string text = response.Header(name);
     std::uint64_t value = 0;
@@ -544,8 +558,8 @@ Result<std::optional<Json>> WaitForEnd(ApiClient& client,
 
 Result<void> Create(const Invocation& invocation, std::span<const std::string> words) {
     static constexpr OptionSpec kOptions[] = {
-        {"script", true},  {"arguments", true}, {"kernel", true},   {"cpu", true},
-        {"memory", true},  {"gpu", true},       {"timeout", true},  {"schedule", true},
+        {"script", true},   {"arguments", true}, {"kernel", true},  {"cpu", true},
+        {"memory", true},   {"gpu", true},       {"timeout", true}, {"schedule", true},
         {"timezone", true}, {"parent", true}};
     std::vector<std::string> env;
     Result<std::vector<std::string>> rest =
@@ -643,9 +657,9 @@ Result<void> ListCommand(const Invocation& invocation,
                          bool runs) {
     static constexpr OptionSpec kOptions[] = {{"all", false}};
     static constexpr std::string_view kJobId[] = {"JOB_ID"};
-    Result<JobArgs> args = ParseJobArgs(words, kOptions, help,
-                                        runs ? std::span<const std::string_view>(kJobId)
-                                             : std::span<const std::string_view>());
+    Result<JobArgs> args = ParseJobArgs(
+        words, kOptions, help,
+        runs ? std::span<const std::string_view>(kJobId) : std::span<const std::string_view>());
     if (!args) {
         return std::unexpected(std::move(args).error());
     }
@@ -658,8 +672,8 @@ Result<void> ListCommand(const Invocation& invocation,
         runs ? JobPath(args->project, args->ids[0]) + "/runs" : JobsPath(args->project);
     const char* key = runs ? "runs" : "jobs";
     // Fetching everything in big pages means fewer round trips.
-    Result<ListPage> page = FetchList(connection->client(), path, key,
-                                      {{"page_size", all ? "1000" : ""}}, all);
+    Result<ListPage> page =
+        FetchList(connection->client(), path, key, {{"page_size", all ? "1000" : ""}}, all);
     if (!page) {
         return std::unexpected(std::move(page).error());
     }
@@ -723,9 +737,9 @@ Result<void> Delete(const Invocation& invocation, std::span<const std::string> w
     const std::int64_t id = args->ids[0];
     const bool confirmed = args->parsed.Has("yes");
     if (!confirmed && !StdinIsTerminal()) {
-        return UsageError("refusing to delete job " + std::to_string(id) +
-                              " without confirmation: pass --yes",
-                          UsageLine(kDeleteHelp));
+        return UsageError(
+            "refusing to delete job " + std::to_string(id) + " without confirmation: pass --yes",
+            UsageLine(kDeleteHelp));
     }
     Result<Connection> connection = Connect(invocation.global);
     if (!connection) {
@@ -765,9 +779,10 @@ Result<void> Run(const Invocation& invocation, std::span<const std::string> word
     const bool follow = args->parsed.Has("follow");
     const bool wait = args->parsed.Has("wait") || follow;
     if (follow && invocation.global.json) {
-        return UsageError("--follow prints the log as text and does not go with --json; use "
-                          "--wait --json for the ended run",
-                          UsageLine(kRunHelp));
+        return UsageError(
+            "--follow prints the log as text and does not go with --json; use "
+            "--wait --json for the ended run",
+            UsageLine(kRunHelp));
     }
     Json body = Json::object();
     if (auto arguments = args->parsed.Value("arguments")) {
@@ -892,9 +907,9 @@ Result<void> Logs(const Invocation& invocation, std::span<const std::string> wor
         std::uint64_t size = 0;
         bool complete = false;
         for (;;) {
-            Result<HttpResponse> response = client.Send(
-                HttpMethod::kGet,
-                path + "/logs" + QueryString({{"offset", std::to_string(log.size())}}));
+            Result<HttpResponse> response =
+                client.Send(HttpMethod::kGet,
+                            path + "/logs" + QueryString({{"offset", std::to_string(log.size())}}));
             if (!response) {
                 return std::unexpected(std::move(response).error());
             }

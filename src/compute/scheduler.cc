@@ -9,7 +9,23 @@ namespace lathe::compute {
 
 Scheduler::Scheduler(WorkloadRecords& records, LogStore& logs, Backend& backend,
                      SchedulerOptions options)
-    : records_(records), logs_(logs), backend_(backend), options_(options) {}
+    : records_(records),
+      logs_(logs),
+      backend_(backend),
+      options_(options),
+      free_gpus_(options_.gpu_devices.begin(), options_.gpu_devices.end()) {}
+
+std::string Scheduler::GpuDevices(std::int64_t id) {
+    std::lock_guard lock(mu_);
+    std::string out;
+    auto it = gpus_of_.find(id);
+    if (it != gpus_of_.end()) {
+        for (int d : it->second) {
+            out += (out.empty() ? "" : ",") + std::to_string(d);
+        }
+    }
+    return out;
+}
 
 Scheduler::~Scheduler() { Shutdown(); }
 
@@ -168,6 +184,14 @@ void Scheduler::Loop() {
                 for (const auto& d : queue_.Admit()) {
                     auto it = waiting_.find(d.id);
                     if (it != waiting_.end()) {
+                        // Admission counted the GPUs against capacity, so enough are free.
+                        auto& devices = gpus_of_[d.id];
+                        for (std::int64_t n = 0; n < it->second.spec.resources.gpus &&
+                                                 !free_gpus_.empty();
+                             ++n) {
+                            devices.push_back(*free_gpus_.begin());
+                            free_gpus_.erase(free_gpus_.begin());
+                        }
                         to_launch.push_back(it->second);
                         active_[d.id] = Active{std::chrono::steady_clock::now(),
                                                it->second.spec.timeout_seconds};
@@ -212,6 +236,7 @@ void Scheduler::Launch(const Workload& w) {
         {
             std::lock_guard lock(mu_);
             queue_.Release(w.id);
+            ReleaseGpusLocked(w.id);
             active_.erase(w.id);
             dirty_ = true;
         }
@@ -255,6 +280,7 @@ void Scheduler::OnExit(std::int64_t id, const ExitReport& report) {
             active_.erase(it);
         }
         queue_.Release(id);
+        ReleaseGpusLocked(id);
         dirty_ = true;
     }
     wake_.notify_all();
@@ -291,6 +317,14 @@ void Scheduler::OnExit(std::int64_t id, const ExitReport& report) {
     } else {
         LogWarn("cannot record the end of a workload",
                 {{"workload", id}, {"error", ended.error().message}});
+    }
+}
+
+void Scheduler::ReleaseGpusLocked(std::int64_t id) {
+    auto it = gpus_of_.find(id);
+    if (it != gpus_of_.end()) {
+        free_gpus_.insert(it->second.begin(), it->second.end());
+        gpus_of_.erase(it);
     }
 }
 

@@ -24,6 +24,7 @@ namespace lathe::compute {
 struct SchedulerOptions {
     std::chrono::milliseconds stop_grace{10'000};
     int heartbeat_seconds = 5;
+    std::vector<int> gpu_devices;  // device indices handed out to workloads that ask for GPUs
 };
 
 class Scheduler {
@@ -51,6 +52,8 @@ public:
     void AddFinishListener(FinishFn fn);
 
     Resources Capacity() const { return backend_.Capacity(); }
+    // The GPU devices given to a workload, as CUDA_VISIBLE_DEVICES wants them ("0,1"; "" none).
+    std::string GpuDevices(std::int64_t id);
     Resources Used();
     int heartbeat_seconds() const { return options_.heartbeat_seconds; }
     std::chrono::milliseconds stop_grace() const { return options_.stop_grace; }
@@ -67,6 +70,7 @@ private:
     void Launch(const Workload& w);
     void OnExit(std::int64_t id, const ExitReport& report);
     void Finished(const Workload& w);
+    void ReleaseGpusLocked(std::int64_t id);
     static QueuedWorkload Queued(const Workload& w);
 
     WorkloadRecords& records_;
@@ -83,6 +87,8 @@ private:
     std::map<std::int64_t, Workload> waiting_;  // queued, by id
     std::map<std::int64_t, Active> active_;     // launched, by id
     std::vector<FinishFn> finish_listeners_;
+    std::set<int> free_gpus_;
+    std::map<std::int64_t, std::vector<int>> gpus_of_;
     std::thread thread_;
 };
 

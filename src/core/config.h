@@ -36,6 +36,10 @@ struct ServerConfig {
     int stop_grace_seconds = 10;
     int compute_reserve_millicores = 0;
     int compute_reserve_mib = 1024;
+    std::string kernels = "python3=/usr/bin/python3,r=/usr/bin/Rscript,bash=/bin/bash";
+    std::string gpus;  // device indices the local backend may hand out, e.g. "0,1"
+    int max_workload_millicores = 8000;
+    int max_workload_mib = 65536;
     int sqlite_readers = 4;
     std::string sqlite_synchronous = "full";
 };

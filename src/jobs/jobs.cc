@@ -112,8 +112,30 @@ store::Value NextRun(const Job& job, std::int64_t now) {
     return next ? store::Value(*next) : store::Value(nullptr);
 }
 
-const Kernel* FindKernel(std::string_view name) {
-    for (const auto& k : Kernels()) {
+}  // namespace
+
+Result<std::vector<Kernel>> ParseKernels(std::string_view text) {
+    std::vector<Kernel> out;
+    while (!text.empty()) {
+        auto comma = text.find(',');
+        std::string_view item = text.substr(0, comma);
+        text = comma == std::string_view::npos ? std::string_view() : text.substr(comma + 1);
+        auto eq = item.find('=');
+        if (eq == std::string_view::npos || eq == 0 || eq + 1 >= item.size() || item[eq + 1] != '/') {
+            return MakeError(ErrorCode::kBadRequest,
+                             "kernels: '" + std::string(item) +
+                                 "' is not name=/absolute/interpreter (e.g. python3=/usr/bin/python3)");
+        }
+        out.push_back({std::string(item.substr(0, eq)), std::string(item.substr(eq + 1))});
+    }
+    if (out.empty()) {
+        return MakeError(ErrorCode::kBadRequest, "kernels: at least one is needed");
+    }
+    return out;
+}
+
+const Kernel* Jobs::FindKernel(std::string_view name) const {
+    for (const auto& k : options_.kernels) {
         if (k.name == name) {
             return &k;
         }
@@ -121,15 +143,74 @@ const Kernel* FindKernel(std::string_view name) {
     return nullptr;
 }
 
-}  // namespace
+Result<std::vector<ResourceProfile>> Jobs::Profiles() {
+    std::vector<ResourceProfile> out;
+    RETURN_IF_ERROR(store_.Read([&](store::Tx& tx) -> Status {
+        ASSIGN_OR_RETURN(auto rows, tx.Query("SELECT name, cpu_millicores, memory_mib, gpus FROM "
+                                             "resource_profiles ORDER BY cpu_millicores, name"));
+        for (const auto& r : rows) {
+            out.push_back({r.Text(0), {r.Int(1), r.Int(2), r.Int(3)}});
+        }
+        return {};
+    }));
+    return out;
+}
 
-const std::vector<Kernel>& Kernels() {
-    static const std::vector<Kernel> kKernels = {
-        {"python3", "/usr/bin/python3"},
-        {"r", "/usr/bin/Rscript"},
-        {"bash", "/bin/bash"},
-    };
-    return kKernels;
+Status Jobs::SetProfile(const ResourceProfile& p) {
+    if (p.name.empty() || p.name.size() > 64) {
+        return MakeError(ErrorCode::kBadRequest, "a profile name is 1-64 characters");
+    }
+    if (p.resources.cpu_millicores <= 0 || p.resources.cpu_millicores > options_.max_cpu_millicores ||
+        p.resources.memory_mib <= 0 || p.resources.memory_mib > options_.max_memory_mib ||
+        p.resources.gpus < 0) {
+        return MakeError(ErrorCode::kBadRequest,
+                         "a profile needs cpu and memory above 0 and within the per-workload "
+                         "maximums (" + std::to_string(options_.max_cpu_millicores / 1000.0) +
+                             " vCPU, " + std::to_string(options_.max_memory_mib / 1024) + " GiB)");
+    }
+    return store_.Write([&](store::Tx& tx) -> Status {
+        RETURN_IF_ERROR(tx.Exec("DELETE FROM resource_profiles WHERE name = ?", {p.name}));
+        RETURN_IF_ERROR(tx.Exec("INSERT INTO resource_profiles (name, cpu_millicores, memory_mib, "
+                                "gpus) VALUES (?, ?, ?, ?)",
+                                {p.name, p.resources.cpu_millicores, p.resources.memory_mib,
+                                 p.resources.gpus}));
+        return {};
+    });
+}
+
+Status Jobs::DeleteProfile(std::string_view name) {
+    return store_.Write([&](store::Tx& tx) -> Status {
+        ASSIGN_OR_RETURN(auto n, tx.Exec("DELETE FROM resource_profiles WHERE name = ?",
+                                         {std::string(name)}));
+        if (n == 0) {
+            return MakeError(ErrorCode::kNotFound,
+                             "resource profile '" + std::string(name) + "' does not exist");
+        }
+        return {};
+    });
+}
+
+Status Jobs::ApplyProfile(const JobFields& f, Job& job) {
+    if (!f.resource_profile) {
+        return {};
+    }
+    ASSIGN_OR_RETURN(auto profiles, Profiles());
+    for (const auto& p : profiles) {
+        if (p.name == *f.resource_profile) {
+            if (!f.cpu_millicores) {
+                job.resources.cpu_millicores = p.resources.cpu_millicores;
+            }
+            if (!f.memory_mib) {
+                job.resources.memory_mib = p.resources.memory_mib;
+            }
+            if (!f.gpus) {
+                job.resources.gpus = p.resources.gpus;
+            }
+            return {};
+        }
+    }
+    return MakeError(ErrorCode::kBadRequest,
+                     "resource profile '" + *f.resource_profile + "' does not exist");
 }
 
 Result<std::vector<std::string>> SplitArguments(std::string_view text) {
@@ -198,7 +279,11 @@ Status Jobs::Validate(std::int64_t project_id, std::int64_t job_id, Job& job) {
     }
     job.script = entry->path;
     if (FindKernel(job.kernel) == nullptr) {
-        return bad("kernel must be one of python3, r, bash");
+        std::string names;
+        for (const auto& k : options_.kernels) {
+            names += (names.empty() ? "" : ", ") + k.name;
+        }
+        return bad("kernel must be one of " + names);
     }
     RETURN_IF_ERROR(SplitArguments(job.arguments));
     if (job.resources.cpu_millicores <= 0 ||
@@ -284,6 +369,7 @@ Result<Job> Jobs::Create(const auth::Principal& caller, std::int64_t project_id,
     Job job;
     job.project_id = project_id;
     Apply(f, job);
+    RETURN_IF_ERROR(ApplyProfile(f, job));
     RETURN_IF_ERROR(Validate(project_id, 0, job));
     const std::int64_t now = clock_.NowMs();
     RETURN_IF_ERROR(store_.Write([&](store::Tx& tx) -> Status {
@@ -359,6 +445,7 @@ Result<std::pair<std::vector<Job>, std::string>> Jobs::List(std::int64_t project
 Result<Job> Jobs::Update(std::int64_t project_id, std::int64_t job_id, const JobFields& f) {
     ASSIGN_OR_RETURN(Job job, Get(project_id, job_id));
     Apply(f, job);
+    RETURN_IF_ERROR(ApplyProfile(f, job));
     RETURN_IF_ERROR(Validate(project_id, job_id, job));
     RETURN_IF_ERROR(store_.Write([&](store::Tx& tx) -> Status {
         store::Value parent = job.parent_job_id ? store::Value(*job.parent_job_id)

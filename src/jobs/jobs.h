@@ -70,6 +70,7 @@ struct JobFields {
     std::optional<std::string> overlap;
     std::optional<bool> catch_up;
     std::optional<std::vector<Notification>> notifications;
+    std::optional<std::string> resource_profile;  // fills cpu, memory and gpus not given
 };
 
 struct RunOverrides {
@@ -82,13 +83,23 @@ struct Kernel {
     std::string name;
     std::string interpreter;
 };
-const std::vector<Kernel>& Kernels();
+// "python3=/usr/bin/python3,r=/usr/bin/Rscript" (the `kernels` setting).
+Result<std::vector<Kernel>> ParseKernels(std::string_view text);
+
+// A named size site admins define; users pick one instead of giving cpu and memory.
+struct ResourceProfile {
+    std::string name;
+    compute::Resources resources;
+};
 
 struct JobsOptions {
     std::int64_t max_cpu_millicores = 8000;
     std::int64_t max_memory_mib = 65536;
     std::int64_t max_gpus = 0;
     std::string api_url;  // the server's URL as workloads reach it
+    std::vector<Kernel> kernels = {{"python3", "/usr/bin/python3"},
+                                   {"r", "/usr/bin/Rscript"},
+                                   {"bash", "/bin/bash"}};
 };
 
 class Jobs {
@@ -113,6 +124,12 @@ public:
     Result<compute::Workload> GetRun(std::int64_t project_id, std::int64_t job_id,
                                      std::int64_t run_id);
     void SetApiUrl(std::string url) { options_.api_url = std::move(url); }
+    const std::vector<Kernel>& kernels() const { return options_.kernels; }
+    const JobsOptions& options() const { return options_; }
+
+    Result<std::vector<ResourceProfile>> Profiles();
+    Status SetProfile(const ResourceProfile& profile);
+    Status DeleteProfile(std::string_view name);
     // Where run-end notifications go (the notifier delivers them off this thread).
     using NotifyFn = std::function<void(const std::string& url, const Job&, const compute::Workload&)>;
     void SetNotifier(NotifyFn fn) { notify_ = std::move(fn); }
@@ -128,6 +145,8 @@ public:
 
 private:
     Status Validate(std::int64_t project_id, std::int64_t job_id, Job& job);
+    Status ApplyProfile(const JobFields& f, Job& job);
+    const Kernel* FindKernel(std::string_view name) const;
 
     store::Store& store_;
     const Clock& clock_;

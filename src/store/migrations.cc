@@ -158,6 +158,18 @@ ALTER TABLE jobs ADD COLUMN catch_up BIGINT NOT NULL DEFAULT 1;
 ALTER TABLE jobs ADD COLUMN next_run_at BIGINT;
 ALTER TABLE jobs ADD COLUMN notifications TEXT NOT NULL DEFAULT '[]';
 )sql"},
+        {5, "resource_profiles",
+         R"sql(
+CREATE TABLE resource_profiles (
+    name TEXT PRIMARY KEY,
+    cpu_millicores BIGINT NOT NULL,
+    memory_mib BIGINT NOT NULL,
+    gpus BIGINT NOT NULL DEFAULT 0
+);
+INSERT INTO resource_profiles (name, cpu_millicores, memory_mib, gpus) VALUES ('small', 1000, 2048, 0);
+INSERT INTO resource_profiles (name, cpu_millicores, memory_mib, gpus) VALUES ('medium', 2000, 4096, 0);
+INSERT INTO resource_profiles (name, cpu_millicores, memory_mib, gpus) VALUES ('large', 4000, 8192, 0);
+)sql"},
     };
     return kMigrations;
 }

@@ -454,3 +454,56 @@ def test_failure_is_delivered_to_a_webhook(owner, proj):
         assert_error(reply, 400, "bad_request")
     finally:
         hook.shutdown()
+
+
+def test_resource_profiles_fill_a_jobs_size(lathe, admin, owner, proj):
+    reply = admin.put("/api/v2/resource-profiles/tiny", {"cpu": 0.5, "memory": 0.25})
+    assert reply.status == 200, reply
+    assert_error(owner.client.put("/api/v2/resource-profiles/huge", {"cpu": 1, "memory": 1}),
+                 403, "permission_denied")
+    assert_error(admin.put("/api/v2/resource-profiles/toobig", {"cpu": 9999, "memory": 1}),
+                 400, "bad_request")
+    names = [p["name"] for p in owner.client.get("/api/v2/resource-profiles").body["resource_profiles"]]
+    assert {"small", "medium", "large", "tiny"} <= set(names)
+    put_file(owner.client, proj["id"], "ok.py", "print('ok')\n")
+    job = create_job(owner.client, proj["id"], "ok.py", resource_profile="tiny")
+    assert job["cpu"] == 0.5 and job["memory"] == 0.25
+    reply = owner.client.post(f"/api/v2/projects/{proj['id']}/jobs",
+                              {"name": unique("j"), "script": "ok.py", "resource_profile": "nope"})
+    assert_error(reply, 400, "bad_request")
+    assert admin.delete("/api/v2/resource-profiles/tiny").status == 204
+
+
+def test_runtimes_are_listed(owner):
+    reply = owner.client.get("/api/v2/runtimes")
+    assert reply.status == 200
+    kernels = {r["name"]: r["interpreter"] for r in reply.body["runtimes"]}
+    assert kernels == {"python3": "/usr/bin/python3", "r": "/usr/bin/Rscript", "bash": "/bin/bash"}
+    assert reply.body["max_workload"]["cpu"] == 8.0
+
+
+def test_configured_kernels_and_gpus(lathe_factory):
+    server = lathe_factory("--kernels", "python3=/usr/bin/python3,sh=/bin/sh", "--gpus", "0,1")
+    admin = server.admin
+    p = create_project(admin)
+    _, run, output = run_script(admin, p["id"], 'echo "sh here, gpus=[$CUDA_VISIBLE_DEVICES]"\n',
+                                kernel="sh", name="x.sh")
+    assert run["status"] == "succeeded" and "sh here, gpus=[]" in output
+    put_file(admin, p["id"], "gpu.py", "import os\nprint('gpus', os.environ['CUDA_VISIBLE_DEVICES'])\n")
+    job = create_job(admin, p["id"], "gpu.py", nvidia_gpu=2)
+    # As in CML, users get no GPUs until a site admin gives them a GPU quota.
+    blocked = start_run(admin, p["id"], job["id"])
+    time.sleep(0.3)
+    waiting = admin.get(f"/api/v2/projects/{p['id']}/jobs/{job['id']}/runs/{blocked['id']}").body
+    assert waiting["reason"] == "waiting for quota: user admin uses 0/0 GPUs and asks for 2"
+    assert admin.put("/api/v2/quotas/user/admin", {"cpu": 2, "memory": 8, "nvidia_gpu": 2}).status == 200
+    assert wait_run(admin, p["id"], job["id"], blocked["id"], FINAL)["status"] == "succeeded"
+    run = start_run(admin, p["id"], job["id"])
+    assert wait_run(admin, p["id"], job["id"], run["id"], FINAL)["status"] == "succeeded"
+    assert "gpus 0,1" in logs(admin, p["id"], job["id"], run["id"])
+    reply = admin.post(f"/api/v2/projects/{p['id']}/jobs",
+                       {"name": unique("j"), "script": "gpu.py", "nvidia_gpu": 3})
+    assert_error(reply, 400, "bad_request")
+    reply = admin.post(f"/api/v2/projects/{p['id']}/jobs",
+                       {"name": unique("j"), "script": "gpu.py", "kernel": "bash"})
+    assert_error(reply, 400, "bad_request")
