@@ -12,6 +12,7 @@
 #include "compute/log_store.h"
 #include "compute/scheduler.h"
 #include "compute/workload_records.h"
+#include "jobs/experiments.h"
 #include "jobs/jobs.h"
 #include "jobs/triggers.h"
 #include "core/config.h"
@@ -213,6 +214,24 @@ int RunServer(const std::vector<std::string>& args) {
     jobs_options.kernels = *kernels;
     jobs::Jobs jobs(**store, clock, projects, environment, scheduler, workloads, jobs_options);
     scheduler.AddFinishListener([&jobs](const compute::Workload& w) { jobs.OnWorkloadFinished(w); });
+    jobs::Experiments experiments(**store, clock, projects, data_dir / "artifacts");
+    // The workload's own code gets an API key of its owner (CML's CDSW_API_KEY), for the SDK;
+    // it is revoked when the workload ends.
+    scheduler.SetLaunchHook([&accounts](const compute::Workload& w) {
+        compute::LaunchExtras extras;
+        auto key = accounts.CreateApiKey(w.owner_user_id, "workload " + std::to_string(w.id), 2);
+        if (!key) {
+            LogWarn("no API key for a workload", {{"workload", w.id}, {"error", key.error().message}});
+            return extras;
+        }
+        for (const char* name : {"CDSW_API_KEY", "CDSW_APIV2_KEY", "LATHE_API_KEY"}) {
+            extras.env[name] = key->second;
+        }
+        extras.cleanup = [&accounts, user = w.owner_user_id, key_id = key->first.id] {
+            (void)accounts.RevokeApiKey(user, key_id);
+        };
+        return extras;
+    });
     jobs::WebhookNotifier notifier;
     jobs.SetNotifier([&notifier](const std::string& url, const jobs::Job& job,
                                  const compute::Workload& run) { notifier.Enqueue(url, job, run); });
@@ -221,7 +240,7 @@ int RunServer(const std::vector<std::string>& args) {
 
     api::Services services{**store,   accounts,  teams,     audit,     projects, environment,
                            config,    clock,     temp_dir,  workloads, logs,     scheduler,
-                           jobs};
+                           jobs,      experiments};
     http::Router router;
     api::RegisterRoutes(router, services);
 

@@ -12,6 +12,7 @@
 #include "core/clock.h"
 #include "core/config.h"
 #include "http/router.h"
+#include "jobs/experiments.h"
 #include "jobs/jobs.h"
 #include "projects/environment.h"
 #include "projects/projects.h"
@@ -34,6 +35,7 @@ struct Services {
     compute::LogStore& logs;
     compute::Scheduler& scheduler;
     jobs::Jobs& jobs;
+    jobs::Experiments& experiments;
 };
 
 void RegisterRoutes(http::Router& router, Services& services);

@@ -172,6 +172,13 @@ Result<std::int64_t> IdParam(Context& ctx, const char* name, const char* what) {
     return *id;
 }
 
+// The run named by {job_id} and {run_id}, checked to belong to the project in the path.
+Result<compute::Workload> RunOf(Context& ctx) {
+    ASSIGN_OR_RETURN(auto job_id, IdParam(ctx, "job_id", "job"));
+    ASSIGN_OR_RETURN(auto run_id, IdParam(ctx, "run_id", "run"));
+    return ctx.services.jobs.GetRun(ctx.project_id, job_id, run_id);
+}
+
 Result<compute::Resources> QuotaFrom(const json& body) {
     RETURN_IF_ERROR(OnlyFields(body, {"cpu", "memory", "nvidia_gpu"}));
     ASSIGN_OR_RETURN(auto cpu, Resource(body, "cpu", 1000));
@@ -351,6 +358,79 @@ void RegisterJobRoutes(http::Router& router, Services& s) {
                                          }
                                      }};
         });
+
+    // Experiments: what a run recorded with cdsw.track_metric / cdsw.track_file.
+    AddEndpoint(router, s, "GET", run + "/metrics", auth::Action::kJobsRead,
+                [](Context& ctx) -> Result<http::Response> {
+                    ASSIGN_OR_RETURN(auto w, RunOf(ctx));
+                    ASSIGN_OR_RETURN(auto metrics, ctx.services.experiments.Metrics(w.id));
+                    json items = json::array();
+                    for (const auto& m : metrics) {
+                        items.push_back({{"key", m.key},
+                                         {"value", m.value},
+                                         {"recorded_at", FormatTime(m.recorded_at)}});
+                    }
+                    ASSIGN_OR_RETURN(json page, PageOf(ctx.request, items, "metrics"));
+                    return http::Response::Json(200, page);
+                });
+    AddEndpoint(router, s, "POST", run + "/metrics", auth::Action::kJobRunStart,
+                [](Context& ctx) -> Result<http::Response> {
+                    ASSIGN_OR_RETURN(auto w, RunOf(ctx));
+                    ASSIGN_OR_RETURN(json body, ParseJsonBody(ctx.request));
+                    RETURN_IF_ERROR(OnlyFields(body, {"key", "value"}));
+                    ASSIGN_OR_RETURN(std::string key, RequiredString(body, "key"));
+                    if (!body.contains("value")) {
+                        return MakeError(ErrorCode::kBadRequest, "field 'value' is required");
+                    }
+                    RETURN_IF_ERROR(ctx.services.experiments.AddMetric(w.id, key, body["value"]));
+                    return http::Response::Json(201, {{"key", key}, {"value", body["value"]}});
+                });
+    AddEndpoint(router, s, "DELETE", run + "/metrics", auth::Action::kJobsWrite,
+                [](Context& ctx) -> Result<http::Response> {
+                    ASSIGN_OR_RETURN(auto w, RunOf(ctx));
+                    RETURN_IF_ERROR(ctx.services.experiments.Delete(w.id));
+                    return http::Response::NoContent();
+                });
+    AddEndpoint(router, s, "GET", run + "/artifacts", auth::Action::kJobsRead,
+                [](Context& ctx) -> Result<http::Response> {
+                    ASSIGN_OR_RETURN(auto w, RunOf(ctx));
+                    ASSIGN_OR_RETURN(auto artifacts, ctx.services.experiments.Artifacts(w.id));
+                    json items = json::array();
+                    for (const auto& a : artifacts) {
+                        items.push_back({{"path", a.path},
+                                         {"size", a.size},
+                                         {"recorded_at", FormatTime(a.recorded_at)}});
+                    }
+                    ASSIGN_OR_RETURN(json page, PageOf(ctx.request, items, "artifacts"));
+                    return http::Response::Json(200, page);
+                });
+    AddEndpoint(router, s, "POST", run + "/artifacts", auth::Action::kJobRunStart,
+                [](Context& ctx) -> Result<http::Response> {
+                    ASSIGN_OR_RETURN(auto w, RunOf(ctx));
+                    ASSIGN_OR_RETURN(json body, ParseJsonBody(ctx.request));
+                    RETURN_IF_ERROR(OnlyFields(body, {"path"}));
+                    ASSIGN_OR_RETURN(std::string path, RequiredString(body, "path"));
+                    ASSIGN_OR_RETURN(auto a, ctx.services.experiments.TrackFile(w.project_id, w.id,
+                                                                                path));
+                    return http::Response::Json(201, {{"path", a.path}, {"size", a.size}});
+                });
+    AddEndpoint(router, s, "GET", run + "/artifacts/{path+}:download", auth::Action::kJobsRead,
+                [](Context& ctx) -> Result<http::Response> {
+                    ASSIGN_OR_RETURN(auto w, RunOf(ctx));
+                    ASSIGN_OR_RETURN(auto file,
+                                     ctx.services.experiments.ArtifactFile(w.id, ctx.Param("path")));
+                    http::Response r;
+                    r.content_type = "application/octet-stream";
+                    r.file = file;
+                    return r;
+                });
+    AddEndpoint(router, s, "GET", job + "/metrics", auth::Action::kJobsRead,
+                [](Context& ctx) -> Result<http::Response> {
+                    ASSIGN_OR_RETURN(auto id, IdParam(ctx, "job_id", "job"));
+                    RETURN_IF_ERROR(ctx.services.jobs.Get(ctx.project_id, id));
+                    ASSIGN_OR_RETURN(auto compared, ctx.services.experiments.Compare(id, 100));
+                    return http::Response::Json(200, compared);
+                });
 
     AddEndpoint(router, s, "GET", "/api/v2/runtimes", auth::Action::kComputeRead,
                 [](Context& ctx) -> Result<http::Response> {

@@ -11,6 +11,11 @@ void RegisterRunnerRoutes(http::Router& router, Services& s) {
                     ASSIGN_OR_RETURN(auto w, ctx.services.workloads.Get(ctx.workload_id));
                     // Devices are chosen at admission; a workload without GPUs sees none.
                     auto env = w.spec.env;
+                    for (auto& [k, v] : ctx.services.scheduler.LaunchEnv(w.id)) {
+                        env[k] = v;
+                    }
+                    env["LATHE_WORKLOAD_ID"] = std::to_string(w.id);
+                    env["CDSW_ENGINE_ID"] = std::to_string(w.id);
                     env["CUDA_VISIBLE_DEVICES"] = ctx.services.scheduler.GpuDevices(w.id);
                     env["NVIDIA_VISIBLE_DEVICES"] =
                         env["CUDA_VISIBLE_DEVICES"].empty() ? "void" : env["CUDA_VISIBLE_DEVICES"];

@@ -240,6 +240,7 @@ void Scheduler::Launch(const Workload& w) {
             active_.erase(w.id);
             dirty_ = true;
         }
+        ReleaseExtras(w.id);
         auto ended = records_.Apply(w.id, {WorkloadState::kFailed, reason, {}});
         logs_.Finish(w.id);
         if (ended) {
@@ -255,6 +256,11 @@ void Scheduler::Launch(const Workload& w) {
     if (!token) {
         fail(token.error().message);
         return;
+    }
+    if (launch_hook_) {
+        LaunchExtras extras = launch_hook_(w);
+        std::lock_guard lock(mu_);
+        extras_[w.id] = std::move(extras);
     }
     std::map<std::string, std::string> runner_env = {
         {"LATHE_RUNNER_URL", runner_url_},
@@ -284,6 +290,7 @@ void Scheduler::OnExit(std::int64_t id, const ExitReport& report) {
         dirty_ = true;
     }
     wake_.notify_all();
+    ReleaseExtras(id);
     auto current = records_.Get(id);
     Transition t{WorkloadState::kFailed, "", report.exit_code >= 0
                                                  ? std::optional<int>(report.exit_code)
@@ -317,6 +324,28 @@ void Scheduler::OnExit(std::int64_t id, const ExitReport& report) {
     } else {
         LogWarn("cannot record the end of a workload",
                 {{"workload", id}, {"error", ended.error().message}});
+    }
+}
+
+std::map<std::string, std::string> Scheduler::LaunchEnv(std::int64_t id) {
+    std::lock_guard lock(mu_);
+    auto it = extras_.find(id);
+    return it == extras_.end() ? std::map<std::string, std::string>() : it->second.env;
+}
+
+void Scheduler::ReleaseExtras(std::int64_t id) {
+    std::function<void()> cleanup;
+    {
+        std::lock_guard lock(mu_);
+        auto it = extras_.find(id);
+        if (it == extras_.end()) {
+            return;
+        }
+        cleanup = std::move(it->second.cleanup);
+        extras_.erase(it);
+    }
+    if (cleanup) {
+        cleanup();
     }
 }
 

@@ -27,9 +27,17 @@ struct SchedulerOptions {
     std::vector<int> gpu_devices;  // device indices handed out to workloads that ask for GPUs
 };
 
+// What a launch adds for the workload's own code (e.g. an API key for the SDK), and how to take
+// it back when the workload ends.
+struct LaunchExtras {
+    std::map<std::string, std::string> env;
+    std::function<void()> cleanup;
+};
+
 class Scheduler {
 public:
     using FinishFn = std::function<void(const Workload&)>;
+    using LaunchHook = std::function<LaunchExtras(const Workload&)>;
 
     Scheduler(WorkloadRecords& records, LogStore& logs, Backend& backend, SchedulerOptions options);
     ~Scheduler();
@@ -50,6 +58,9 @@ public:
     Status ReloadQuotas();
     // Called (from a scheduler or backend thread) after a workload reached a final state.
     void AddFinishListener(FinishFn fn);
+    void SetLaunchHook(LaunchHook hook) { launch_hook_ = std::move(hook); }
+    // The environment the launch hook added for a running workload (for the runner's spec).
+    std::map<std::string, std::string> LaunchEnv(std::int64_t id);
 
     Resources Capacity() const { return backend_.Capacity(); }
     // The GPU devices given to a workload, as CUDA_VISIBLE_DEVICES wants them ("0,1"; "" none).
@@ -71,6 +82,7 @@ private:
     void OnExit(std::int64_t id, const ExitReport& report);
     void Finished(const Workload& w);
     void ReleaseGpusLocked(std::int64_t id);
+    void ReleaseExtras(std::int64_t id);
     static QueuedWorkload Queued(const Workload& w);
 
     WorkloadRecords& records_;
@@ -88,6 +100,8 @@ private:
     std::map<std::int64_t, Active> active_;     // launched, by id
     std::vector<FinishFn> finish_listeners_;
     std::set<int> free_gpus_;
+    std::map<std::int64_t, LaunchExtras> extras_;
+    LaunchHook launch_hook_;
     std::map<std::int64_t, std::vector<int>> gpus_of_;
     std::thread thread_;
 };

@@ -525,6 +525,7 @@ Result<compute::Workload> Jobs::StartRun(std::int64_t project_id, std::int64_t j
            {"HOME", "/home/cdsw"},
            {"LANG", "C.UTF-8"},
            {"PYTHONUNBUFFERED", "1"},
+           {"PYTHONPATH", "/home/.lathe/sdk"},
            {"TMPDIR", "/tmp"}};
     ASSIGN_OR_RETURN(auto project_env, environment_.Reveal(project_id));
     for (const auto& v : project_env) {

@@ -170,6 +170,25 @@ INSERT INTO resource_profiles (name, cpu_millicores, memory_mib, gpus) VALUES ('
 INSERT INTO resource_profiles (name, cpu_millicores, memory_mib, gpus) VALUES ('medium', 2000, 4096, 0);
 INSERT INTO resource_profiles (name, cpu_millicores, memory_mib, gpus) VALUES ('large', 4000, 8192, 0);
 )sql"},
+        {6, "experiments",
+         R"sql(
+CREATE TABLE run_metrics (
+    id {{id}},
+    workload_id BIGINT NOT NULL REFERENCES workloads(id) ON DELETE CASCADE,
+    key TEXT NOT NULL,
+    number_value DOUBLE PRECISION,
+    text_value TEXT,
+    recorded_at BIGINT NOT NULL
+);
+CREATE INDEX run_metrics_workload ON run_metrics(workload_id);
+CREATE TABLE run_artifacts (
+    workload_id BIGINT NOT NULL REFERENCES workloads(id) ON DELETE CASCADE,
+    path TEXT NOT NULL,
+    size BIGINT NOT NULL,
+    recorded_at BIGINT NOT NULL,
+    PRIMARY KEY (workload_id, path)
+);
+)sql"},
     };
     return kMigrations;
 }

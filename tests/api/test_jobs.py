@@ -507,3 +507,44 @@ def test_configured_kernels_and_gpus(lathe_factory):
     reply = admin.post(f"/api/v2/projects/{p['id']}/jobs",
                        {"name": unique("j"), "script": "gpu.py", "kernel": "bash"})
     assert_error(reply, 400, "bad_request")
+
+
+def test_experiment_metrics_and_files_with_import_cdsw(owner, proj):
+    script = (
+        "import cdsw\n"
+        "for epoch, loss in enumerate([0.9, 0.5, 0.25]):\n"
+        "    cdsw.track_metric('loss', loss)\n"
+        "cdsw.track_metric('model', 'gbm')\n"
+        "open('model.txt', 'w').write('weights v1')\n"
+        "cdsw.track_file('model.txt')\n"
+        "try:\n"
+        "    cdsw.track_metric('bad', [1, 2])\n"
+        "except TypeError as e:\n"
+        "    print('refused', e)\n"
+        "print('done')\n"
+    )
+    job, run, output = run_script(owner.client, proj["id"], script, name="train.py")
+    assert run["status"] == "succeeded", output
+    assert "refused" in output and "done" in output
+    base = f"/api/v2/projects/{proj['id']}/jobs/{job['id']}/runs/{run['id']}"
+    metrics = owner.client.get(base + "/metrics").body["metrics"]
+    assert [(m["key"], m["value"]) for m in metrics] == [
+        ("loss", 0.9), ("loss", 0.5), ("loss", 0.25), ("model", "gbm")]
+    artifacts = owner.client.get(base + "/artifacts").body["artifacts"]
+    assert [(a["path"], a["size"]) for a in artifacts] == [("model.txt", 10)]
+    # The kept copy is a snapshot: changing the project file later doesn't change it.
+    put_file(owner.client, proj["id"], "model.txt", "weights v2 (edited)")
+    assert owner.client.get(base + "/artifacts/model.txt:download").raw == b"weights v1"
+    # Compare across runs: the last value of each metric.
+    second = start_run(owner.client, proj["id"], job["id"])
+    wait_run(owner.client, proj["id"], job["id"], second["id"], FINAL)
+    compared = owner.client.get(f"/api/v2/projects/{proj['id']}/jobs/{job['id']}/metrics").body
+    assert [r["run_id"] for r in compared["runs"]] == [second["id"], run["id"]]
+    assert compared["runs"][1]["metrics"] == {"loss": 0.25, "model": "gbm"}
+    # Experiments can be deleted (CML's cannot).
+    assert owner.client.delete(base + "/metrics").status == 204
+    assert owner.client.get(base + "/metrics").body["metrics"] == []
+    assert owner.client.get(base + "/artifacts").body["artifacts"] == []
+    # The workload's key was revoked when it ended.
+    keys = owner.client.get(f"/api/v2/users/{owner.username}/keys").body["keys"]
+    assert not [k for k in keys if k["name"].startswith("workload ")]

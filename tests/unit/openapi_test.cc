@@ -43,9 +43,10 @@ protected:
                                                           compute::SchedulerOptions{});
         jobs_ = std::make_unique<jobs::Jobs>(*store_, clock_, *projects_, *env_, *scheduler_,
                                              *workloads_, jobs::JobsOptions{});
+        experiments_ = std::make_unique<jobs::Experiments>(*store_, clock_, *projects_, dir_);
         services_ = std::make_unique<api::Services>(
             api::Services{*store_, *accounts_, *teams_, *audit_, *projects_, *env_, config_, clock_,
-                          dir_, *workloads_, *logs_, *scheduler_, *jobs_});
+                          dir_, *workloads_, *logs_, *scheduler_, *jobs_, *experiments_});
         api::RegisterRoutes(router_, *services_);
     }
     void TearDown() override {
@@ -79,6 +80,7 @@ protected:
     std::unique_ptr<compute::LogStore> logs_;
     std::unique_ptr<compute::Scheduler> scheduler_;
     std::unique_ptr<jobs::Jobs> jobs_;
+    std::unique_ptr<jobs::Experiments> experiments_;
     std::unique_ptr<api::Services> services_;
     http::Router router_;
 };

@@ -15,6 +15,9 @@
 #include <cerrno>
 #include <cstring>
 
+extern const unsigned char kSdkCdswPy[];
+extern const std::size_t kSdkCdswPySize;
+
 namespace lathe::compute::local {
 namespace {
 
@@ -22,6 +25,8 @@ namespace fs = std::filesystem;
 
 // Where the runner (this binary) appears inside the sandbox, whatever its host path.
 constexpr const char* kRunnerInside = "/home/.lathe/lathe";
+// Where the SDK appears (on PYTHONPATH).
+constexpr const char* kSdkInside = "/home/.lathe/sdk";
 
 std::int64_t HostMemoryMib() {
     std::ifstream meminfo("/proc/meminfo");
@@ -87,6 +92,16 @@ LocalBackend::LocalBackend(LocalBackendOptions options) : options_(std::move(opt
         fs::copy_file(options_.runner_binary, runner_copy_, fs::copy_options::overwrite_existing, ec);
         ::chmod(runner_copy_.c_str(), 0755);
     }
+    if (!ec) {
+        // The SDK that workloads import (`import cdsw`), from the copy built into this binary.
+        fs::create_directories(staging_ / "sdk" / "cdsw", ec);
+        std::ofstream(staging_ / "sdk" / "cdsw" / "__init__.py")
+            .write(reinterpret_cast<const char*>(kSdkCdswPy), static_cast<std::streamsize>(kSdkCdswPySize));
+        for (const fs::path& p : {staging_ / "sdk", staging_ / "sdk" / "cdsw"}) {
+            ::chmod(p.c_str(), 0755);
+        }
+        ::chmod((staging_ / "sdk" / "cdsw" / "__init__.py").c_str(), 0644);
+    }
     if (ec) {
         staging_error_ = "cannot prepare " + staging_.string() + " for sandboxes: " + ec.message();
         LogError("local backend unavailable", {{"error", staging_error_}});
@@ -137,7 +152,7 @@ Status LocalBackend::Launch(const Workload& w, const std::map<std::string, std::
     spec.env = runner_env;
     spec.project_dir = stage;
     spec.hidden = {options_.data_dir, options_.staging_root};
-    spec.readonly_mounts = {{runner_copy_, kRunnerInside}};
+    spec.readonly_mounts = {{runner_copy_, kRunnerInside}, {staging_ / "sdk", kSdkInside}};
     spec.uid = options_.uid;
     spec.gid = options_.gid;
     spec.limits = ResourceLimits{w.spec.resources.memory_mib, w.spec.resources.cpu_millicores,
