@@ -548,3 +548,15 @@ def test_experiment_metrics_and_files_with_import_cdsw(owner, proj):
     # The workload's key was revoked when it ended.
     keys = owner.client.get(f"/api/v2/users/{owner.username}/keys").body["keys"]
     assert not [k for k in keys if k["name"].startswith("workload ")]
+
+
+def test_log_is_capped_with_a_marker(lathe_factory):
+    server = lathe_factory("--max-log-bytes", "4096")
+    admin = server.admin
+    p = create_project(admin)
+    _, run, output = run_script(admin, p["id"], "for i in range(2000):\n    print('line', i)\nprint('END')\n")
+    assert run["status"] == "succeeded"
+    assert output.startswith("line 0\nline 1\n")
+    assert output.endswith("[lathe: this log reached its size limit; later output was dropped]\n")
+    assert "END" not in output
+    assert len(output) < 4096 + 100
