@@ -1,8 +1,8 @@
 #!/usr/bin/python3
-"""HTTP throughput and latency of Lathe against an MLflow tracking server, measured with wrk in one run.
+"""HTTP throughput and latency of Lathe and of an MLflow tracking server, measured by wrk.
 
-Standard library only, so it runs with Debian's /usr/bin/python3. Progress goes to stderr; stdout gets
-one markdown table (figure | Lathe | MLflow | ratio) to paste into bench/RESULTS.md.
+Standard library only, so it runs with Debian's /usr/bin/python3. Progress goes to stderr;
+stdout gets one markdown table (figure | Lathe | MLflow | ratio) to paste into bench/RESULTS.md.
 """
 
 import argparse
@@ -42,7 +42,7 @@ def log(message):
 
 
 class Cleanup:
-    """Owns every server process group and temp dir this run creates, and removes them on any exit."""
+    """Owns every server process group and temp dir this run makes; removes them on any exit."""
 
     def __init__(self):
         self.processes = []
@@ -54,7 +54,7 @@ class Cleanup:
         return path
 
     def spawn(self, argv, log_path, env=None, cwd=None):
-        # A new session per server, so stopping it also stops the workers it forks (MLflow's uvicorn).
+        # A new session per server, so stopping it also stops the workers it forks (uvicorn's).
         with open(log_path, "wb") as log_file:
             proc = subprocess.Popen(
                 argv,
@@ -98,8 +98,6 @@ def _group_alive(proc):
         os.killpg(proc.pid, 0)
     except ProcessLookupError:
         return False
-    except PermissionError:
-        return True
     return True
 
 
@@ -119,6 +117,9 @@ def tail(path, lines=20):
 
 # ---------------------------------------------------------------- HTTP helpers
 
+# No proxy, whatever the environment says: every request goes straight to 127.0.0.1.
+_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
 
 def http(method, url, body=None, headers=None, timeout=10.0):
     """Returns (status, headers, parsed JSON or raw text)."""
@@ -127,10 +128,12 @@ def http(method, url, body=None, headers=None, timeout=10.0):
     if data is not None:
         request.add_header("Content-Type", "application/json")
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
+        with _OPENER.open(request, timeout=timeout) as response:
             status, response_headers, raw = response.status, response.headers, response.read()
     except urllib.error.HTTPError as err:
         status, response_headers, raw = err.code, err.headers, err.read()
+    except (urllib.error.URLError, OSError) as err:
+        raise BenchError(f"{method} {url}: {getattr(err, 'reason', err)}") from None
     text = raw.decode(errors="replace")
     try:
         return status, response_headers, json.loads(text) if text else None
@@ -159,14 +162,14 @@ def http_ok(url):
     try:
         status, _, _ = http("GET", url, timeout=2.0)
         return status == 200
-    except (OSError, urllib.error.URLError):
+    except BenchError:
         return False
 
 
 # ---------------------------------------------------------------- other load on the machine
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
-kBusyPct = 10.0  # other processes using more than this share of one core make a run suspect
+BUSY_PCT = 10.0  # other processes using more than this share of one core make a run suspect
 
 
 def _machine_ticks():
@@ -252,7 +255,7 @@ def wait_for_quiet(timeout):
         start, (busy, _) = time.monotonic(), _machine_ticks()
         time.sleep(2.0)
         pct = 100.0 * (_machine_ticks()[0] - busy) / ((time.monotonic() - start) * CLK_TCK)
-        if pct <= kBusyPct:
+        if pct <= BUSY_PCT:
             if waited:
                 log("  the machine is quiet again")
             return
@@ -324,33 +327,35 @@ def measure(args, name, url, server, script=None):
     if args.warmup > 0:
         log(f"{name}: warm-up {args.warmup}s")
         run_wrk(args, url, script, args.warmup)
+    # Runs that other work disturbed are redone, up to --busy-retries extra runs; the figure is
+    # then the median of the --repeats least disturbed runs.
     runs = []
-    retries = args.busy_retries
-    while len(runs) < args.repeats:
+    while len(runs) < args.repeats + args.busy_retries:
+        if sum(r.other_pct <= BUSY_PCT for r in runs) >= args.repeats:
+            break
+        if len(runs) >= args.repeats:
+            log(f"  {name}: measuring again, as runs were disturbed by other work")
         if args.settle > 0:
             wait_for_quiet(args.settle)
         meter = CpuMeter(server.pid)
         result = run_wrk(args, url, script, args.duration)
         result.other_pct, result.steal_pct, busiest = meter.stop()
+        runs.append(result)
         log(
-            f"{name}: run {len(runs) + 1}/{args.repeats}: {result.rps:,.0f} req/s, "
+            f"{name}: run {len(runs)}: {result.rps:,.0f} req/s, "
             f"p50 {result.p50_ms:.3f} ms, p99 {result.p99_ms:.3f} ms "
             f"(other processes {result.other_pct:.0f}% of a core, steal {result.steal_pct:.0f}%)"
         )
-        if result.other_pct > kBusyPct:
-            names = ", ".join(f"{name} {pct:.0f}%" for name, pct in busiest) or "kernel"
+        if result.other_pct > BUSY_PCT:
+            names = ", ".join(f"{name} {pct:.0f}%" for name, pct in busiest)
             log(f"  warning: the machine was busy with other work during this run ({names})")
-            if retries > 0:
-                retries -= 1
-                log(f"  discarded; measuring again ({retries} more retries)")
-                continue
-        runs.append(result)
+    kept = sorted(runs, key=lambda r: r.other_pct)[: args.repeats]
     return WrkResult(
-        rps=statistics.median(r.rps for r in runs),
-        p50_ms=statistics.median(r.p50_ms for r in runs),
-        p99_ms=statistics.median(r.p99_ms for r in runs),
-        other_pct=max(r.other_pct for r in runs),
-        steal_pct=max(r.steal_pct for r in runs),
+        rps=statistics.median(r.rps for r in kept),
+        p50_ms=statistics.median(r.p50_ms for r in kept),
+        p99_ms=statistics.median(r.p99_ms for r in kept),
+        other_pct=max(r.other_pct for r in kept),
+        steal_pct=max(r.steal_pct for r in kept),
     )
 
 
@@ -490,8 +495,8 @@ def bench_mlflow(args, cleanup):
     argv += ["--backend-store-uri", f"sqlite:///{work}/mlflow.db"]
     argv += ["--default-artifact-root", str(work / "artifacts")]
     argv += ["--workers", str(args.mlflow_workers), "--uvicorn-opts", "--no-access-log"]
-    # Its background job runner (huey consumers) would compete for the same two cores; Lathe runs none
-    # here either, so turn it off to compare the HTTP paths alone.
+    # Its background job runner (huey consumers) would compete for the same two cores, and Lathe
+    # runs no jobs here either: turn it off to compare the HTTP paths alone.
     env = dict(os.environ, MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false")
     log(f"starting {' '.join(argv)}")
     proc = cleanup.spawn(argv, log_path, env=env, cwd=work)
@@ -575,7 +580,7 @@ def preamble(args, lathe_version, peer_version, lathe, peer):
         f"{peer_version} ({args.mlflow_workers} workers, SQLite)" if peer_version else "not run"
     )
     quiet = all(
-        r.other_pct <= kBusyPct for results in (lathe, peer) if results for r in results.values()
+        r.other_pct <= BUSY_PCT for results in (lathe, peer) if results for r in results.values()
     )
     return "\n".join(
         [
@@ -589,7 +594,8 @@ def preamble(args, lathe_version, peer_version, lathe, peer):
             f"Each side holds {args.items} projects / experiments.",
             "- ratio: Lathe/MLflow for requests/s, MLflow/Lathe for latency: above 1 means Lathe "
             "is better.",
-            f"- Other processes' CPU during the timed runs, worst run: Lathe side {background(lathe)}, "
+            "- Other processes' CPU during the timed runs, worst run: "
+            f"Lathe side {background(lathe)}, "
             f"MLflow side {background(peer)}"
             + ("." if quiet else " — **the machine was busy; rerun on a quiet one.**"),
         ]
@@ -657,8 +663,8 @@ def parse_args():
         "--busy-retries",
         type=int,
         default=0,
-        help="per figure, how many runs disturbed by other work may be discarded and redone; "
-        "default 0",
+        help="per figure, how many extra runs to make when other work disturbed some; the median "
+        "is taken over the --repeats least disturbed runs; default 0",
     )
     args = parser.parse_args()
     for name in (
