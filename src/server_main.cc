@@ -215,6 +215,11 @@ int RunServer(const std::vector<std::string>& args) {
     jobs::Jobs jobs(**store, clock, projects, environment, scheduler, workloads, jobs_options);
     scheduler.AddFinishListener([&jobs](const compute::Workload& w) { jobs.OnWorkloadFinished(w); });
     jobs::Experiments experiments(**store, clock, projects, data_dir / "artifacts");
+    // No workload outlives the server that launched it, so no workload key from an earlier
+    // process (killed before it could revoke them) may stay valid.
+    if (auto st = accounts.RevokeKeysNamed("workload %"); !st) {
+        LogWarn("cannot revoke old workload keys", {{"error", st.error().message}});
+    }
     // The workload's own code gets an API key of its owner (CML's CDSW_API_KEY), for the SDK;
     // it is revoked when the workload ends.
     scheduler.SetLaunchHook([&accounts](const compute::Workload& w) {
@@ -312,8 +317,10 @@ int RunServer(const std::vector<std::string>& args) {
     server.RunUntilSignal();
     schedules.Stop();
     scheduler.Shutdown();
-    notifier.Stop();
+    // Runs still going are killed (their ends are recorded) before webhooks get their last
+    // chance to go out.
     backend.Shutdown();
+    notifier.Stop();
     LogInfo("server stopped");
     return 0;
 }

@@ -337,7 +337,7 @@ void RegisterJobRoutes(http::Router& router, Services& s) {
                 run_id, offset, compute::IsFinal(w.state),
                 [weak](std::string_view data) {
                     if (auto c = weak.lock()) {
-                        c->Send(std::string(data));
+                        c->Send(std::string(data), /*binary=*/true);
                     }
                 },
                 [weak] {

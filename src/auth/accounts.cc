@@ -450,6 +450,15 @@ Result<std::vector<ApiKeyInfo>> Accounts::ListApiKeys(std::optional<std::int64_t
     return keys;
 }
 
+Status Accounts::RevokeKeysNamed(const std::string& pattern) {
+    return store_.Write([&](store::Tx& tx) -> Status {
+        RETURN_IF_ERROR(tx.Exec("UPDATE api_keys SET revoked_at = ? WHERE name LIKE ? AND "
+                                "revoked_at IS NULL",
+                                {clock_.NowMs(), pattern}));
+        return {};
+    });
+}
+
 Status Accounts::RevokeApiKey(std::int64_t user_id, std::int64_t key_id) {
     return store_.Write([&](store::Tx& tx) -> Status {
         ASSIGN_OR_RETURN(auto n, tx.Exec("UPDATE api_keys SET revoked_at = ? WHERE id = ? AND "

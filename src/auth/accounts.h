@@ -98,6 +98,8 @@ public:
                                                             std::optional<int> expires_in_days);
     Result<std::vector<ApiKeyInfo>> ListApiKeys(std::optional<std::int64_t> user_id);
     Status RevokeApiKey(std::int64_t user_id, std::int64_t key_id);
+    // Revokes every live key whose name matches a LIKE pattern (e.g. "workload %").
+    Status RevokeKeysNamed(const std::string& pattern);
 
 private:
     Result<User> UserByName(store::Tx& tx, std::string_view username);

@@ -4,9 +4,8 @@
 #include <cstdio>
 
 namespace lathe::compute {
-namespace {
 
-std::string Cpu(std::int64_t millicores) {
+std::string FormatCpu(std::int64_t millicores) {
     char buf[32];
     if (millicores % 1000 == 0) {
         std::snprintf(buf, sizeof(buf), "%lld", static_cast<long long>(millicores / 1000));
@@ -16,11 +15,13 @@ std::string Cpu(std::int64_t millicores) {
     return buf;
 }
 
+namespace {
+
 // The first dimension in which `need` does not fit, phrased "uses 2/2 vCPU".
 std::string Shortfall(const Resources& need, const Resources& used, const Resources& limit) {
     if (used.cpu_millicores + need.cpu_millicores > limit.cpu_millicores) {
-        return "uses " + Cpu(used.cpu_millicores) + "/" + Cpu(limit.cpu_millicores) +
-               " vCPU and asks for " + Cpu(need.cpu_millicores);
+        return "uses " + FormatCpu(used.cpu_millicores) + "/" + FormatCpu(limit.cpu_millicores) +
+               " vCPU and asks for " + FormatCpu(need.cpu_millicores);
     }
     if (used.memory_mib + need.memory_mib > limit.memory_mib) {
         return "uses " + std::to_string(used.memory_mib) + "/" + std::to_string(limit.memory_mib) +
@@ -53,7 +54,7 @@ bool Resources::Fits(const Resources& need, const Resources& used, const Resourc
 }
 
 std::string FormatResources(const Resources& r) {
-    return Cpu(r.cpu_millicores) + " vCPU, " + std::to_string(r.memory_mib) + " MiB, " +
+    return FormatCpu(r.cpu_millicores) + " vCPU, " + std::to_string(r.memory_mib) + " MiB, " +
            std::to_string(r.gpus) + " GPU";
 }
 

@@ -93,5 +93,7 @@ private:
 };
 
 std::string FormatResources(const Resources& r);
+// "2" or "0.50" (vCPU) from millicores.
+std::string FormatCpu(std::int64_t millicores);
 
 }  // namespace lathe::compute

@@ -29,7 +29,8 @@ struct WsCallbacks {
 class WsChannel {
 public:
     virtual ~WsChannel() = default;
-    virtual void Send(std::string text) = 0;
+    // Text frames must be whole UTF-8; raw bytes (e.g. log chunks) go as binary frames.
+    virtual void Send(std::string data, bool binary = false) = 0;
     virtual void Close() = 0;
 };
 

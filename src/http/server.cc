@@ -89,7 +89,7 @@ class WsChannelImpl final : public WsChannel, public std::enable_shared_from_thi
 public:
     explicit WsChannelImpl(Executor strand) : strand_(strand), wake_(strand), done_(strand) {}
 
-    void Send(std::string text) override {
+    void Send(std::string text, bool binary) override {
         {
             std::lock_guard lock(mu_);
             if (closed_) {
@@ -100,7 +100,7 @@ public:
                 // The peer reads slower than we produce: close rather than grow without bound.
                 close_requested_ = true;
             } else {
-                queue_.push_back(std::move(text));
+                queue_.push_back({std::move(text), binary});
             }
         }
         Wake();
@@ -116,7 +116,7 @@ public:
 
     net::awaitable<void> WriteLoop(websocket::stream<beast::tcp_stream>& ws) {
         for (;;) {
-            std::optional<std::string> message;
+            std::optional<Frame> message;
             bool close = false;
             {
                 std::lock_guard lock(mu_);
@@ -126,15 +126,15 @@ public:
                 if (!queue_.empty()) {
                     message = std::move(queue_.front());
                     queue_.pop_front();
-                    queued_bytes_ -= message->size();
+                    queued_bytes_ -= message->data.size();
                 } else {
                     close = close_requested_;
                 }
             }
             beast::error_code ec;
             if (message) {
-                ws.text(true);
-                co_await ws.async_write(net::buffer(*message),
+                ws.binary(message->binary);
+                co_await ws.async_write(net::buffer(message->data),
                                         net::redirect_error(net::use_awaitable, ec));
                 if (ec) {
                     break;
@@ -181,7 +181,11 @@ private:
     net::steady_timer done_;  // strand only
     bool writer_done_ = false;  // strand only
     std::mutex mu_;  // guards queue_, queued_bytes_, closed_, close_requested_
-    std::deque<std::string> queue_;
+    struct Frame {
+        std::string data;
+        bool binary;
+    };
+    std::deque<Frame> queue_;
     std::size_t queued_bytes_ = 0;
     bool closed_ = false;
     bool close_requested_ = false;

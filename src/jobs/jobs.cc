@@ -165,8 +165,10 @@ Status Jobs::SetProfile(const ResourceProfile& p) {
         p.resources.gpus < 0) {
         return MakeError(ErrorCode::kBadRequest,
                          "a profile needs cpu and memory above 0 and within the per-workload "
-                         "maximums (" + std::to_string(options_.max_cpu_millicores / 1000.0) +
-                             " vCPU, " + std::to_string(options_.max_memory_mib / 1024) + " GiB)");
+                         "maximums (" +
+                             compute::FormatResources(
+                                 {options_.max_cpu_millicores, options_.max_memory_mib, 0}) +
+                             ")");
     }
     return store_.Write([&](store::Tx& tx) -> Status {
         RETURN_IF_ERROR(tx.Exec("DELETE FROM resource_profiles WHERE name = ?", {p.name}));
@@ -289,7 +291,7 @@ Status Jobs::Validate(std::int64_t project_id, std::int64_t job_id, Job& job) {
     if (job.resources.cpu_millicores <= 0 ||
         job.resources.cpu_millicores > options_.max_cpu_millicores) {
         return bad("cpu must be more than 0 and at most " +
-                   std::to_string(options_.max_cpu_millicores / 1000.0) + " vCPU");
+                   compute::FormatCpu(options_.max_cpu_millicores) + " vCPU");
     }
     if (job.resources.memory_mib <= 0 || job.resources.memory_mib > options_.max_memory_mib) {
         return bad("memory must be more than 0 and at most " +
@@ -484,6 +486,16 @@ Status Jobs::Delete(std::int64_t project_id, std::int64_t job_id) {
                              "other jobs depend on job " + std::to_string(job_id) +
                                  "; change their parent first");
         }
+        ASSIGN_OR_RETURN(auto active, tx.QueryOne("SELECT COUNT(*) FROM workloads WHERE job_id = ? "
+                                                  "AND state IN ('scheduling', 'starting', "
+                                                  "'running')",
+                                                  {job_id}));
+        if (active && active->Int(0) > 0) {
+            return MakeError(ErrorCode::kConflict, "job " + std::to_string(job_id) +
+                                                       " has runs in progress; stop them first");
+        }
+        RETURN_IF_ERROR(tx.Exec("DELETE FROM workloads WHERE job_id = ? AND project_id = ?",
+                                {job_id, project_id}));
         ASSIGN_OR_RETURN(auto n, tx.Exec("DELETE FROM jobs WHERE id = ? AND project_id = ?",
                                          {job_id, project_id}));
         if (n == 0) {
@@ -515,7 +527,13 @@ Result<compute::Workload> Jobs::StartRun(std::int64_t project_id, std::int64_t j
     w.kind = compute::WorkloadKind::kJobRun;
     w.job_id = job_id;
     w.trigger = trigger;
-    w.spec.argv = {FindKernel(job.kernel)->interpreter, job.script};
+    const Kernel* kernel = FindKernel(job.kernel);
+    if (kernel == nullptr) {
+        return MakeError(ErrorCode::kBadRequest,
+                         "job " + std::to_string(job_id) + " uses kernel '" + job.kernel +
+                             "', which this server no longer offers; change the job's kernel");
+    }
+    w.spec.argv = {kernel->interpreter, job.script};
     w.spec.argv.insert(w.spec.argv.end(), args.begin(), args.end());
     w.spec.resources = job.resources;
     w.spec.timeout_seconds = job.kill_on_timeout ? job.timeout_seconds : 0;
@@ -541,8 +559,11 @@ Result<compute::Workload> Jobs::StartRun(std::int64_t project_id, std::int64_t j
     env["CDSW_PROJECT"] = project_name;
     env["CDSW_PROJECT_ID"] = std::to_string(project_id);
     env["CDSW_JOB_ID"] = std::to_string(job_id);
-    env["CDSW_API_URL"] = options_.api_url + "/api/v1";
-    env["CDSW_DOMAIN"] = options_.api_url;
+    // CML's CDSW_DOMAIN is a host name; CDSW_API_URL points at its (v1) API, ours is v2.
+    const auto scheme_end = options_.api_url.find("://");
+    env["CDSW_DOMAIN"] = scheme_end == std::string::npos ? options_.api_url
+                                                         : options_.api_url.substr(scheme_end + 3);
+    env["CDSW_API_URL"] = options_.api_url + "/api/v2";
     env["LATHE_API_URL"] = options_.api_url;
     env["LATHE_PROJECT_ID"] = std::to_string(project_id);
     env["LATHE_JOB_ID"] = std::to_string(job_id);
@@ -595,11 +616,16 @@ std::optional<std::int64_t> Jobs::FireDueSchedules(std::int64_t now) {
         const Job& j = d.job;
         // Fire times missed while the server was down are not replayed in a burst: at most one
         // catch-up run, and none when the job says so.
-        const bool missed = now - *j.next_run_at > 60'000;
+        const bool missed = now - *j.next_run_at > 60'000 && !(j.overlap == "queue" && d.running);
         if (missed && !j.catch_up) {
             LogInfo("skipping a missed schedule", {{"job", j.id}});
         } else if (d.running && j.overlap == "skip") {
             LogInfo("recurring job still running; this fire is skipped", {{"job", j.id}});
+        } else if (d.running) {
+            // "queue": the fire stays due and starts once the running one has ended (at most
+            // one waits, however many fire times pass meanwhile).
+            earliest = now;
+            continue;
         } else {
             auto run = StartRun(j.project_id, j.id, d.creator, "schedule", {});
             if (!run) {

@@ -53,7 +53,11 @@ void WebhookNotifier::Start() {
             {
                 std::unique_lock lock(mu_);
                 cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
-                if (stopping_ && queue_.empty()) {
+                // At shutdown what is queued gets a few seconds, not forever.
+                if (stopping_ && (queue_.empty() || std::chrono::steady_clock::now() > drain_deadline_)) {
+                    if (!queue_.empty()) {
+                        LogWarn("webhooks not delivered before shutdown", {{"count", queue_.size()}});
+                    }
                     return;
                 }
                 d = std::move(queue_.front());
@@ -63,8 +67,8 @@ void WebhookNotifier::Start() {
             for (int attempt = 0; attempt < 3 && !delivered; ++attempt) {
                 if (attempt > 0) {
                     std::unique_lock lock(mu_);
-                    if (cv_.wait_for(lock, std::chrono::seconds(attempt),
-                                     [this] { return stopping_; })) {
+                    if (stopping_ || cv_.wait_for(lock, std::chrono::seconds(attempt),
+                                                  [this] { return stopping_; })) {
                         break;
                     }
                 }
@@ -105,7 +109,7 @@ void WebhookNotifier::Stop() {
     {
         std::lock_guard lock(mu_);
         stopping_ = true;
-        queue_.clear();
+        drain_deadline_ = std::chrono::steady_clock::now() + std::chrono::seconds(3);
     }
     cv_.notify_all();
     if (thread_.joinable()) {

@@ -2,6 +2,7 @@
 // without ever blocking the scheduler.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
@@ -55,6 +56,7 @@ private:
     std::condition_variable cv_;
     std::deque<Delivery> queue_;
     bool stopping_ = false;
+    std::chrono::steady_clock::time_point drain_deadline_;
     std::uint64_t dropped_ = 0;
     std::thread thread_;
 };

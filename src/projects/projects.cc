@@ -278,6 +278,17 @@ Result<Project> Projects::Update(const auth::Principal& caller, std::int64_t id,
 
 Status Projects::Delete(std::int64_t id) {
     RETURN_IF_ERROR(store_.Write([&](store::Tx& tx) -> Status {
+        // Running workloads would lose the record of their end with the project: stop them first.
+        ASSIGN_OR_RETURN(auto active, tx.QueryOne("SELECT COUNT(*) FROM workloads WHERE "
+                                                  "project_id = ? AND state IN ('scheduling', "
+                                                  "'starting', 'running')",
+                                                  {id}));
+        if (active && active->Int(0) > 0) {
+            return MakeError(ErrorCode::kConflict,
+                             "project " + std::to_string(id) + " has " +
+                                 std::to_string(active->Int(0)) +
+                                 " run(s) in progress; stop them first");
+        }
         ASSIGN_OR_RETURN(auto n, tx.Exec("DELETE FROM projects WHERE id = ?", {id}));
         if (n == 0) {
             return MakeError(ErrorCode::kNotFound,

@@ -353,6 +353,10 @@ def test_kill_9_while_running_is_reconciled_on_restart(lathe_factory):
     job = create_job(admin, p["id"], "long.py")
     run = start_run(admin, p["id"], job["id"])
     wait_run(admin, p["id"], job["id"], run["id"], ("running",))
+    # A running job can't lose its project or job under it.
+    assert_error(admin.delete(f"/api/v2/projects/{p['id']}/jobs/{job['id']}"), 409, "conflict")
+    assert_error(admin.delete(f"/api/v2/projects/{p['id']}"), 409, "conflict")
+    old_pid = server.proc.pid
     server.kill9()
     server.start()
     server._admin = None
@@ -375,6 +379,30 @@ def test_kill_9_while_running_is_reconciled_on_restart(lathe_factory):
     while kernels() and time.monotonic() < deadline:
         time.sleep(0.1)
     assert kernels() == []
+    # Its cgroups are swept, and the run's API key no longer works.
+    import glob
+    assert glob.glob(f"/sys/fs/cgroup/*/lathe/{old_pid}-w*") == []
+    keys = server.admin.get("/api/v2/users/admin/keys").body["keys"]
+    assert not [k for k in keys if k["name"].startswith("workload ")]
+    # With the run over, the job and the project can go.
+    assert server.admin.delete(f"/api/v2/projects/{p['id']}/jobs/{job['id']}").status == 204
+    assert server.admin.delete(f"/api/v2/projects/{p['id']}").status == 204
+
+
+def test_a_job_whose_kernel_was_removed_is_refused_not_a_crash(lathe_factory, tmp_path):
+    server = lathe_factory(data_dir=tmp_path / "k")
+    admin = server.admin
+    p = create_project(admin)
+    put_file(admin, p["id"], "s.sh", "echo hi\n")
+    job = create_job(admin, p["id"], "s.sh", kernel="bash")
+    assert server.stop() == 0
+    server.args += ["--kernels", "python3=/usr/bin/python3"]
+    server.start()
+    server._admin = None
+    reply = server.admin.post(f"/api/v2/projects/{p['id']}/jobs/{job['id']}/runs", {})
+    assert_error(reply, 400, "bad_request")
+    assert "no longer offers" in reply.body["error"]["message"]
+    assert server.client().get("/healthz").status == 200
 
 
 def test_schedule_is_validated_and_described(owner, proj):

@@ -478,4 +478,27 @@ Status Cgroup::Remove() {
     }
 }
 
+void Cgroup::SweepOrphans() {
+    Hierarchies h = Probe();
+    std::vector<fs::path> roots;
+    if (h.mode == CgroupMode::kV2) {
+        roots = {h.v2_root};
+    } else if (h.mode == CgroupMode::kV1) {
+        roots = {h.v1_memory, h.v1_cpu, h.v1_pids};
+    }
+    for (const fs::path& root : roots) {
+        std::error_code ec;
+        for (const auto& entry : fs::directory_iterator(root / kParentName, ec)) {
+            const std::string name = entry.path().filename().string();
+            char* end = nullptr;
+            long pid = std::strtol(name.c_str(), &end, 10);
+            if (end == name.c_str() || *end != '-' || pid <= 0 ||
+                ::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM) {
+                continue;
+            }
+            ::rmdir(entry.path().c_str());  // fails harmlessly if something still runs there
+        }
+    }
+}
+
 }  // namespace lathe::compute::local

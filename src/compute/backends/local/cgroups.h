@@ -36,6 +36,9 @@ class Cgroup {
 public:
     // Looks at the mounted hierarchies now (never cached, never hard-coded).
     static CgroupMode Detect();
+    // Removes leftover cgroups named "<pid>-..." whose server process <pid> is gone (after a
+    // kill -9 the sandboxes died with it, but their empty cgroups stay).
+    static void SweepOrphans();
     // Creates the cgroup and writes the limits. `name` is [a-zA-Z0-9_-]+ (at most 128 chars) and
     // must not exist yet. With CgroupMode::kNone this succeeds with a warning in the log.
     static Result<Cgroup> Create(const std::string& name, const ResourceLimits& limits);

@@ -86,6 +86,7 @@ LocalBackend::LocalBackend(LocalBackendOptions options) : options_(std::move(opt
     fs::create_directories(staging_, ec);
     if (!ec) {
         SweepStaleStaging(options_.staging_root);
+        Cgroup::SweepOrphans();
         ::chmod(options_.staging_root.c_str(), 0711);
         ::chmod(staging_.c_str(), 0711);
         runner_copy_ = staging_ / "lathe";
