@@ -170,11 +170,12 @@ Status LocalBackend::Launch(const Workload& w, const std::map<std::string, std::
         return std::unexpected(started.error());
     }
     std::shared_ptr<Sandbox> sandbox = std::move(*started);
-    std::lock_guard lock(mu_);
-    Running& running = running_[w.id];
-    running.sandbox = sandbox;
     const std::int64_t id = w.id;
-    running.waiter = std::thread([this, id, sandbox, on_exit = std::move(on_exit)] {
+    {
+        std::lock_guard lock(mu_);
+        running_[id] = sandbox;
+    }
+    Spawn([this, id, sandbox, on_exit = std::move(on_exit)] {
         ExitReport report;
         auto exit = sandbox->Wait(std::nullopt);
         if (exit && *exit) {
@@ -187,15 +188,25 @@ Status LocalBackend::Launch(const Workload& w, const std::map<std::string, std::
         Unstage(id);
         {
             std::lock_guard lock(mu_);
-            auto it = running_.find(id);
-            if (it != running_.end()) {
-                finished_threads_.push_back(std::move(it->second.waiter));
-                running_.erase(it);
-            }
+            running_.erase(id);
         }
         on_exit(id, report);
     });
     return {};
+}
+
+void LocalBackend::Spawn(std::function<void()> fn) {
+    {
+        std::lock_guard lock(mu_);
+        ++threads_;
+    }
+    std::thread([this, fn = std::move(fn)] {
+        fn();
+        std::lock_guard lock(mu_);
+        if (--threads_ == 0) {
+            threads_done_.notify_all();
+        }
+    }).detach();
 }
 
 void LocalBackend::Stop(std::int64_t workload_id, std::chrono::milliseconds grace) {
@@ -206,12 +217,11 @@ void LocalBackend::Stop(std::int64_t workload_id, std::chrono::milliseconds grac
         if (it == running_.end()) {
             return;
         }
-        sandbox = it->second.sandbox;
+        sandbox = it->second;
     }
     // Stop blocks for the grace period: do it off the caller's thread. The waiter thread reports
     // the exit as usual.
-    std::lock_guard lock(mu_);
-    finished_threads_.emplace_back([sandbox, grace] { (void)sandbox->Stop(grace); });
+    Spawn([sandbox, grace] { (void)sandbox->Stop(grace); });
 }
 
 bool LocalBackend::IsAlive(std::int64_t workload_id) {
@@ -225,33 +235,15 @@ void LocalBackend::Shutdown() {
     std::vector<std::shared_ptr<Sandbox>> sandboxes;
     {
         std::lock_guard lock(mu_);
-        for (auto& [id, r] : running_) {
-            sandboxes.push_back(r.sandbox);
+        for (auto& [id, sandbox] : running_) {
+            sandboxes.push_back(sandbox);
         }
     }
     for (auto& s : sandboxes) {
         (void)s->Signal(SIGKILL);
     }
-    for (;;) {
-        std::vector<std::thread> threads;
-        {
-            std::lock_guard lock(mu_);
-            threads.swap(finished_threads_);
-            for (auto& [id, r] : running_) {
-                if (r.waiter.joinable()) {
-                    threads.push_back(std::move(r.waiter));
-                }
-            }
-        }
-        if (threads.empty()) {
-            break;
-        }
-        for (auto& t : threads) {
-            if (t.joinable()) {
-                t.join();
-            }
-        }
-    }
+    std::unique_lock lock(mu_);
+    threads_done_.wait(lock, [this] { return threads_ == 0; });
 }
 
 }  // namespace lathe::compute::local

@@ -3,6 +3,8 @@
 #pragma once
 
 #include <filesystem>
+#include <condition_variable>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -43,10 +45,9 @@ public:
     void Shutdown() override;
 
 private:
-    struct Running {
-        std::shared_ptr<Sandbox> sandbox;
-        std::thread waiter;
-    };
+    // Runs fn on a detached thread counted in threads_, so Shutdown can wait for all of them
+    // without keeping a finished thread's stack around until then.
+    void Spawn(std::function<void()> fn);
     // <staging_root>/<server pid>/: the runner binary and one bind mount of each running
     // workload's project files. The sandbox user can reach them there (0711) wherever the data
     // dir lives (under /root, say, which it may not enter).
@@ -58,9 +59,10 @@ private:
     std::filesystem::path staging_;
     std::filesystem::path runner_copy_;
     std::string staging_error_;  // set when staging could not be prepared: launches fail with it
-    std::mutex mu_;  // guards running_, finished_threads_
-    std::map<std::int64_t, Running> running_;
-    std::vector<std::thread> finished_threads_;  // joined at shutdown
+    std::mutex mu_;  // guards running_, threads_
+    std::condition_variable threads_done_;
+    std::map<std::int64_t, std::shared_ptr<Sandbox>> running_;
+    int threads_ = 0;  // waiter and stopper threads still going
 };
 
 }  // namespace lathe::compute::local
