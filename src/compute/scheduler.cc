@@ -205,6 +205,9 @@ void Scheduler::Loop() {
                         reasons.emplace_back(id, reason);
                     }
                 }
+                // Forget runs that left the queue (launched or stopped).
+                std::erase_if(stored_reasons,
+                              [this](const auto& kv) { return waiting_.count(kv.first) == 0; });
             }
             const auto now = std::chrono::steady_clock::now();
             for (auto& [id, a] : active_) {
@@ -215,13 +218,10 @@ void Scheduler::Loop() {
                 }
             }
         }
-        for (const auto& [id, reason] : reasons) {
-            if (auto st = records_.SetReason(id, reason); !st) {
-                LogWarn("cannot store a waiting reason", {{"workload", id}});
-            }
+        if (auto st = records_.SetReasons(reasons); !st) {
+            LogWarn("cannot store waiting reasons", {{"error", st.error().message}});
         }
         for (const Workload& w : to_launch) {
-            stored_reasons.erase(w.id);
             Launch(w);
         }
         for (std::int64_t id : to_time_out) {

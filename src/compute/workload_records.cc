@@ -124,10 +124,16 @@ Result<Workload> WorkloadRecords::Apply(std::int64_t id, const Transition& t) {
     return w;
 }
 
-Status WorkloadRecords::SetReason(std::int64_t id, const std::string& reason) {
+Status WorkloadRecords::SetReasons(
+    const std::vector<std::pair<std::int64_t, std::string>>& reasons) {
+    if (reasons.empty()) {
+        return {};
+    }
     return store_.Write([&](store::Tx& tx) -> Status {
-        RETURN_IF_ERROR(tx.Exec("UPDATE workloads SET reason = ? WHERE id = ? AND state = ?",
-                                {reason, id, std::string(StateName(WorkloadState::kScheduling))}));
+        for (const auto& [id, reason] : reasons) {
+            RETURN_IF_ERROR(tx.Exec("UPDATE workloads SET reason = ? WHERE id = ? AND state = ?",
+                                    {reason, id, std::string(StateName(WorkloadState::kScheduling))}));
+        }
         return {};
     });
 }

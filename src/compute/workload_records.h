@@ -30,8 +30,9 @@ public:
     // Applies a transition if the stored state allows it; returns the workload after it.
     // kConflict when the workload is already past that point (e.g. stopping a finished run).
     Result<Workload> Apply(std::int64_t id, const Transition& t);
-    // Updates the waiting reason of a workload still in `scheduling` (no transition).
-    Status SetReason(std::int64_t id, const std::string& reason);
+    // Updates the waiting reasons of workloads still in `scheduling` (no transition), in one
+    // transaction however many there are.
+    Status SetReasons(const std::vector<std::pair<std::int64_t, std::string>>& reasons);
     Result<std::vector<Workload>> InStates(const std::vector<WorkloadState>& states);
     static const store::ListSpec& RunListSpec();
     Result<std::pair<std::vector<Workload>, std::string>> ListForJob(std::int64_t job_id,

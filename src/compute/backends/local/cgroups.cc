@@ -496,7 +496,15 @@ void Cgroup::SweepOrphans() {
                 ::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM) {
                 continue;
             }
-            ::rmdir(entry.path().c_str());  // fails harmlessly if something still runs there
+            // Its processes may still be dying (they were SIGKILLed with their server): kill
+            // what is left and give the kernel a moment to empty the group.
+            for (int attempt = 0; attempt < 50 && ::rmdir(entry.path().c_str()) != 0; ++attempt) {
+                std::ifstream procs(entry.path() / "cgroup.procs");
+                for (pid_t p; procs >> p;) {
+                    ::kill(p, SIGKILL);
+                }
+                std::this_thread::sleep_for(std::chrono::milliseconds(20));
+            }
         }
     }
 }
