@@ -16,149 +16,48 @@ import base64
 import http.client
 import json
 import os
-import re
 import select
-import shutil
 import signal
 import socket
 import statistics
 import struct
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO_DIR = Path(__file__).resolve().parents[2]
+# Server start-up, clean-up and load-watching helpers are shared with the HTTP benchmark.
+sys.path.insert(0, str(REPO_DIR / "bench"))
+from http_bench import (  # noqa: E402
+    ADMIN_USER,
+    BUSY_PCT,
+    CLK_TCK,
+    READY_RE,
+    BenchError,
+    Cleanup,
+    expect,
+    lathe_version,
+    log,
+    tail,
+    wait_until,
+)
+
 DEFAULT_LATHE = REPO_DIR / "build" / "lathe"
-ADMIN_USER = "admin"
-READY_RE = re.compile(r"Lathe is ready at (http://127\.0\.0\.1:\d+)")
 PYTHON = "/usr/bin/python3"
 SCRIPT = 'print("hi")\n'
 FINAL = ("succeeded", "failed", "timedout", "stopped")
 TARGET_P50_MS = 100.0
-CLK_TCK = os.sysconf("SC_CLK_TCK")
-BUSY_PCT = 10.0  # other processes using more than this share of one core make a series suspect
 # More unattributed CPU than this (% of one core) cannot be our sandboxes alone (one at a time,
 # about half a core on the machine this was written on): then it counts as other work.
 MAX_SANDBOX_PCT = 100.0
 
 
-class BenchError(Exception):
-    """A failure the user can act on; printed without a traceback."""
-
-
-def log(message):
-    print(f"[bench] {message}", file=sys.stderr, flush=True)
-
-
 # ---------------------------------------------------------------- processes and temp dirs
 # (as in ../http_bench.py; copied rather than imported so that this script does not break when
 # that one changes)
-
-
-class Cleanup:
-    """Owns the server's process group and the temp dir, and removes them on any exit."""
-
-    def __init__(self):
-        self.processes = []
-        self.dirs = []
-
-    def mkdtemp(self, prefix):
-        path = Path(tempfile.mkdtemp(prefix=prefix))
-        self.dirs.append(path)
-        return path
-
-    def spawn(self, argv, log_path, env=None, cwd=None):
-        # A new session, so stopping the server also stops whatever it started.
-        with open(log_path, "wb") as log_file:
-            proc = subprocess.Popen(
-                argv,
-                stdin=subprocess.DEVNULL,
-                stdout=log_file,
-                stderr=subprocess.STDOUT,
-                env=env,
-                cwd=cwd,
-                start_new_session=True,
-            )
-        self.processes.append(proc)
-        return proc
-
-    def stop(self, proc, timeout=20.0):
-        if proc not in self.processes:
-            return
-        self.processes.remove(proc)
-        for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5.0)):
-            try:
-                os.killpg(proc.pid, sig)
-            except ProcessLookupError:
-                break
-            deadline = time.monotonic() + wait
-            while time.monotonic() < deadline and _group_alive(proc):
-                time.sleep(0.1)
-            if not _group_alive(proc):
-                break
-        proc.poll()
-
-    def close(self):
-        for proc in list(self.processes):
-            self.stop(proc)
-        for path in self.dirs:
-            shutil.rmtree(path, ignore_errors=True)
-        self.dirs.clear()
-
-
-def _group_alive(proc):
-    proc.poll()  # reap the leader if it has exited, so only live members keep the group
-    try:
-        os.killpg(proc.pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
-
-
-def tail(path, lines=20):
-    try:
-        text = Path(path).read_text(errors="replace")
-    except OSError:
-        return ""
-    return "\n".join(text.splitlines()[-lines:])
-
-
-def wait_until(predicate, timeout, what, proc, log_path, interval=0.1):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise BenchError(f"{what}: the server exited with {proc.returncode}:\n{tail(log_path)}")
-        result = predicate()
-        if result:
-            return result
-        time.sleep(interval)
-    raise BenchError(f"{what}: not ready within {timeout:.0f}s:\n{tail(log_path)}")
-
-
-def expect(status, payload, wanted, what):
-    if status not in wanted:
-        raise BenchError(f"{what}: HTTP {status}: {str(payload)[:300]}")
-
-
-def lathe_version(binary):
-    """`lathe --version` and the repository's commit, as far as either is known."""
-    parts = []
-    for argv, fmt in (
-        ([str(binary), "--version"], "{}"),
-        (["git", "-C", str(REPO_DIR), "rev-parse", "--short", "HEAD"], "commit {}"),
-    ):
-        try:
-            done = subprocess.run(argv, capture_output=True, text=True, timeout=10)
-        except (OSError, subprocess.TimeoutExpired):
-            continue
-        lines = (done.stdout or done.stderr).strip().splitlines()
-        if done.returncode == 0 and lines:
-            parts.append(fmt.format(lines[0]))
-    return ", ".join(parts)
 
 
 # ---------------------------------------------------------------- other load on the machine
@@ -423,7 +322,7 @@ def start_lathe(args, cleanup):
         match = READY_RE.search(log_path.read_text(errors="replace"))
         return match.group(1) if match else None
 
-    base = wait_until(ready, args.start_timeout, "Lathe start", proc, log_path)
+    base = wait_until(ready, args.start_timeout, "Lathe start", proc, log_path, interval=0.1)
     anonymous = Api(base, timeout=10.0)
 
     def healthy():
@@ -433,7 +332,7 @@ def start_lathe(args, cleanup):
             anonymous.close()
             return False
 
-    wait_until(healthy, 30, "Lathe /healthz", proc, log_path)
+    wait_until(healthy, 30, "Lathe /healthz", proc, log_path, interval=0.1)
     log(f"Lathe is up at {base}")
 
     status, headers, payload = anonymous.json_with_headers(
