@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the test suites and prints one summary line per suite: unit (GoogleTest via ctest) and api
-# (pytest against a real server). Usage: run-tests.sh [unit|api|all]
+# (pytest against a real server), runtime (the Python model worker and SDK, pytest).
+# Usage: run-tests.sh [unit|api|runtime|all]
 set -uo pipefail
 cd "$(dirname "$0")/.."
 which_suites=${1:-all}
@@ -35,8 +36,23 @@ run_api() {
     return $rc
 }
 
+run_runtime() {
+    local log
+    log=$(mktemp)
+    "$PYTHON" -m pytest tests/runtime 2>&1 | tee "$log"
+    local rc=${PIPESTATUS[0]}
+    local line
+    line=$(grep -E '^[0-9]+ (passed|failed)|^=+ .*(passed|failed)' "$log" | tail -1)
+    summary+=("runtime: ${line:-no result} (exit $rc)")
+    rm -f "$log"
+    return $rc
+}
+
 if [ "$which_suites" = unit ] || [ "$which_suites" = all ]; then
     run_unit || failed=1
+fi
+if [ "$which_suites" = runtime ] || [ "$which_suites" = all ]; then
+    run_runtime || failed=1
 fi
 if [ "$which_suites" = api ] || [ "$which_suites" = all ]; then
     run_api || failed=1

@@ -222,7 +222,24 @@ int RunServer(const std::vector<std::string>& args) {
     }
     // The workload's own code gets an API key of its owner (CML's CDSW_API_KEY), for the SDK;
     // it is revoked when the workload ends.
-    scheduler.SetLaunchHook([&accounts](const compute::Workload& w) {
+    serving::ModelRegistry model_registry(**store, clock);
+    serving::ServingOptions serving_options;
+    serving_options.workspace = config.workspace;
+    serving_options.data_dir = data_dir;
+    serving_options.projects_dir = data_dir / "projects";
+    serving_options.listen_host = config.serving_host;
+    serving_options.listen_port = config.serving_port;
+    serving_options.advertise = config.serving_advertise;
+    serving_options.max_snapshot_bytes = static_cast<std::int64_t>(config.max_project_bytes);
+    serving::ModelServing serving(model_registry, scheduler, workloads, logs, environment, jobs,
+                                  clock, serving_options);
+    scheduler.AddFinishListener(
+        [&serving](const compute::Workload& w) { serving.OnWorkloadFinished(w); });
+    scheduler.SetLaunchHook([&accounts, &serving](const compute::Workload& w) {
+        // Model replicas get only their own token, never their owner's key.
+        if (w.kind == compute::WorkloadKind::kReplica) {
+            return serving.ReplicaLaunchExtras(w);
+        }
         compute::LaunchExtras extras;
         auto key = accounts.CreateApiKey(w.owner_user_id, "workload " + std::to_string(w.id), 2);
         if (!key) {
@@ -245,7 +262,7 @@ int RunServer(const std::vector<std::string>& args) {
 
     api::Services services{**store,   accounts,  teams,     audit,     projects, environment,
                            config,    clock,     temp_dir,  workloads, logs,     scheduler,
-                           jobs,      experiments};
+                           jobs,      experiments, model_registry, serving};
     http::Router router;
     api::RegisterRoutes(router, services);
 
@@ -301,6 +318,11 @@ int RunServer(const std::vector<std::string>& args) {
         server.Shutdown();
         return Fail("cannot start the scheduler: " + st.error().message);
     }
+    if (auto st = serving.Start(local_url); !st) {
+        scheduler.Shutdown();
+        server.Shutdown();
+        return Fail("cannot start model serving: " + st.error().message);
+    }
     notifier.Start();
     schedules.Start();
     std::cout << "Lathe is ready at " << url << "\n";
@@ -316,6 +338,7 @@ int RunServer(const std::vector<std::string>& args) {
     std::cout << "Data in " << data_dir.string() << ". Press Ctrl-C to stop." << std::endl;
     server.RunUntilSignal();
     schedules.Stop();
+    serving.Shutdown();
     scheduler.Shutdown();
     // Runs still going are killed (their ends are recorded) before webhooks get their last
     // chance to go out.

@@ -16,6 +16,8 @@
 #include "jobs/jobs.h"
 #include "projects/environment.h"
 #include "projects/projects.h"
+#include "serving/model_serving.h"
+#include "serving/models.h"
 #include "store/store.h"
 
 namespace lathe::api {
@@ -36,6 +38,8 @@ struct Services {
     compute::Scheduler& scheduler;
     jobs::Jobs& jobs;
     jobs::Experiments& experiments;
+    serving::ModelRegistry& models;
+    serving::ModelServing& serving;
 };
 
 void RegisterRoutes(http::Router& router, Services& services);

@@ -222,6 +222,91 @@ void AddWsEndpoint(http::Router& router, Services& services, std::string pattern
     router.Add(std::move(route));
 }
 
+Result<std::optional<std::int64_t>> OptionalScaled(const json& body, const char* field,
+                                                   double scale) {
+    auto it = body.find(field);
+    if (it == body.end() || it->is_null()) {
+        return std::optional<std::int64_t>();
+    }
+    if (!it->is_number()) {
+        return MakeError(ErrorCode::kBadRequest, std::string("field '") + field + "' must be a number");
+    }
+    return std::optional<std::int64_t>(static_cast<std::int64_t>(it->get<double>() * scale + 0.5));
+}
+
+Result<std::optional<std::map<std::string, std::string>>> OptionalStringMap(const json& body,
+                                                                             const char* field) {
+    auto it = body.find(field);
+    if (it == body.end() || it->is_null()) {
+        return std::optional<std::map<std::string, std::string>>();
+    }
+    if (!it->is_object()) {
+        return MakeError(ErrorCode::kBadRequest,
+                         std::string(field) + " must be an object of strings");
+    }
+    std::map<std::string, std::string> out;
+    for (const auto& [k, v] : it->items()) {
+        if (!v.is_string()) {
+            return MakeError(ErrorCode::kBadRequest,
+                             std::string(field) + "." + k + " must be a string");
+        }
+        out[k] = v.get<std::string>();
+    }
+    return std::optional<std::map<std::string, std::string>>(std::move(out));
+}
+
+Result<http::Response> ReadLog(Context& ctx, std::int64_t workload_id, bool workload_ended) {
+    std::uint64_t offset = 0;
+    if (auto text = ctx.request.Query("offset"); !text.empty() && text != "0") {
+        auto parsed = ParseId(text);
+        if (!parsed) {
+            return MakeError(ErrorCode::kBadRequest, "offset must be a whole number of bytes");
+        }
+        offset = *parsed;
+    }
+    ASSIGN_OR_RETURN(auto chunk, ctx.services.logs.Read(workload_id, offset, 4 << 20));
+    http::Response r;
+    r.content_type = "text/plain; charset=utf-8";
+    r.body = std::move(chunk.data);
+    r.headers.emplace_back("X-Log-Offset", std::to_string(chunk.next_offset));
+    r.headers.emplace_back("X-Log-Size", std::to_string(chunk.size));
+    r.headers.emplace_back("X-Log-Complete",
+                           workload_ended && chunk.next_offset >= chunk.size ? "true" : "false");
+    return r;
+}
+
+Result<http::WsCallbacks> FollowLog(Context& ctx, std::shared_ptr<http::WsChannel> channel,
+                                    std::int64_t workload_id, bool workload_ended) {
+    std::uint64_t offset = ParseId(ctx.request.Query("offset")).value_or(0);
+    compute::LogStore& logs = ctx.services.logs;
+    compute::WorkloadRecords& records = ctx.services.workloads;
+    std::weak_ptr<http::WsChannel> weak = channel;
+    std::int64_t handle = logs.Follow(
+        workload_id, offset, workload_ended,
+        [weak](std::string_view data) {
+            if (auto c = weak.lock()) {
+                c->Send(std::string(data), /*binary=*/true);
+            }
+        },
+        [weak] {
+            if (auto c = weak.lock()) {
+                c->Close();
+            }
+        });
+    // The workload may have ended between reading its state and following its log.
+    if (handle != 0) {
+        auto now = records.Get(workload_id);
+        if (now && compute::IsFinal(now->state)) {
+            logs.Finish(workload_id);
+        }
+    }
+    return http::WsCallbacks{nullptr, [&logs, workload_id, handle] {
+                                 if (handle != 0) {
+                                     logs.Unfollow(workload_id, handle);
+                                 }
+                             }};
+}
+
 Result<json> ParseJsonBody(const http::Request& request) {
     if (request.body.empty()) {
         return json::object();

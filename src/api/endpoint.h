@@ -3,6 +3,8 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -62,6 +64,17 @@ Result<std::string> RequiredString(const json& body, const char* field);
 Result<std::optional<bool>> OptionalBool(const json& body, const char* field);
 Result<std::optional<std::int64_t>> OptionalInt(const json& body, const char* field);
 Status OnlyFields(const json& body, std::initializer_list<const char*> allowed);
+// A number scaled to an integer unit (e.g. "cpu" in vCPU * 1000 -> millicores).
+Result<std::optional<std::int64_t>> OptionalScaled(const json& body, const char* field,
+                                                   double scale);
+// An object of strings (environment variables).
+Result<std::optional<std::map<std::string, std::string>>> OptionalStringMap(const json& body,
+                                                                             const char* field);
+// A workload's log from the ?offset= byte, as text with X-Log-Offset/-Size/-Complete headers.
+Result<http::Response> ReadLog(Context& ctx, std::int64_t workload_id, bool workload_ended);
+// Follows a workload's log over a WebSocket (binary frames), closing when it ends.
+Result<http::WsCallbacks> FollowLog(Context& ctx, std::shared_ptr<http::WsChannel> channel,
+                                    std::int64_t workload_id, bool workload_ended);
 // A body of exactly {"role": "Viewer" | "Operator" | "Contributor" | "Admin"}.
 Result<auth::Role> RoleFromBody(const http::Request& request);
 

@@ -82,17 +82,6 @@ json RenderRun(const compute::Workload& w) {
             {"duration_seconds", duration}};
 }
 
-Result<std::optional<std::int64_t>> Resource(const json& body, const char* field, double scale) {
-    auto it = body.find(field);
-    if (it == body.end() || it->is_null()) {
-        return std::optional<std::int64_t>();
-    }
-    if (!it->is_number()) {
-        return MakeError(ErrorCode::kBadRequest, std::string("field '") + field + "' must be a number");
-    }
-    return std::optional<std::int64_t>(static_cast<std::int64_t>(it->get<double>() * scale + 0.5));
-}
-
 Result<jobs::JobFields> FieldsFrom(const json& body) {
     RETURN_IF_ERROR(OnlyFields(body, {"name", "script", "arguments", "kernel", "cpu", "memory",
                                       "nvidia_gpu", "timeout", "kill_on_timeout", "environment",
@@ -104,8 +93,8 @@ Result<jobs::JobFields> FieldsFrom(const json& body) {
     ASSIGN_OR_RETURN(f.script, OptionalString(body, "script"));
     ASSIGN_OR_RETURN(f.arguments, OptionalString(body, "arguments"));
     ASSIGN_OR_RETURN(f.kernel, OptionalString(body, "kernel"));
-    ASSIGN_OR_RETURN(f.cpu_millicores, Resource(body, "cpu", 1000));
-    ASSIGN_OR_RETURN(f.memory_mib, Resource(body, "memory", 1024));
+    ASSIGN_OR_RETURN(f.cpu_millicores, OptionalScaled(body, "cpu", 1000));
+    ASSIGN_OR_RETURN(f.memory_mib, OptionalScaled(body, "memory", 1024));
     ASSIGN_OR_RETURN(f.gpus, OptionalInt(body, "nvidia_gpu"));
     ASSIGN_OR_RETURN(f.timeout_seconds, OptionalInt(body, "timeout"));
     ASSIGN_OR_RETURN(f.kill_on_timeout, OptionalBool(body, "kill_on_timeout"));
@@ -138,19 +127,7 @@ Result<jobs::JobFields> FieldsFrom(const json& body) {
         }
         f.notifications = std::move(notes);
     }
-    if (auto it = body.find("environment"); it != body.end() && !it->is_null()) {
-        if (!it->is_object()) {
-            return MakeError(ErrorCode::kBadRequest, "environment must be an object of strings");
-        }
-        std::map<std::string, std::string> env;
-        for (const auto& [k, v] : it->items()) {
-            if (!v.is_string()) {
-                return MakeError(ErrorCode::kBadRequest, "environment." + k + " must be a string");
-            }
-            env[k] = v.get<std::string>();
-        }
-        f.environment = std::move(env);
-    }
+    ASSIGN_OR_RETURN(f.environment, OptionalStringMap(body, "environment"));
     if (auto it = body.find("parent_job_id"); it != body.end()) {
         if (it->is_null()) {
             f.parent_job_id = std::optional<std::int64_t>();
@@ -181,8 +158,8 @@ Result<compute::Workload> RunOf(Context& ctx) {
 
 Result<compute::Resources> QuotaFrom(const json& body) {
     RETURN_IF_ERROR(OnlyFields(body, {"cpu", "memory", "nvidia_gpu"}));
-    ASSIGN_OR_RETURN(auto cpu, Resource(body, "cpu", 1000));
-    ASSIGN_OR_RETURN(auto memory, Resource(body, "memory", 1024));
+    ASSIGN_OR_RETURN(auto cpu, OptionalScaled(body, "cpu", 1000));
+    ASSIGN_OR_RETURN(auto memory, OptionalScaled(body, "memory", 1024));
     ASSIGN_OR_RETURN(auto gpus, OptionalInt(body, "nvidia_gpu"));
     if (!cpu || !memory || *cpu < 0 || *memory < 0 || gpus.value_or(0) < 0) {
         return MakeError(ErrorCode::kBadRequest,
@@ -302,26 +279,7 @@ void RegisterJobRoutes(http::Router& router, Services& s) {
                     ASSIGN_OR_RETURN(auto job_id, IdParam(ctx, "job_id", "job"));
                     ASSIGN_OR_RETURN(auto run_id, IdParam(ctx, "run_id", "run"));
                     ASSIGN_OR_RETURN(auto w, ctx.services.jobs.GetRun(ctx.project_id, job_id, run_id));
-                    std::uint64_t offset = 0;
-                    if (auto text = ctx.request.Query("offset"); !text.empty() && text != "0") {
-                        auto parsed = ParseId(text);
-                        if (!parsed) {
-                            return MakeError(ErrorCode::kBadRequest,
-                                             "offset must be a whole number of bytes");
-                        }
-                        offset = *parsed;
-                    }
-                    ASSIGN_OR_RETURN(auto chunk, ctx.services.logs.Read(run_id, offset, 4 << 20));
-                    http::Response r;
-                    r.content_type = "text/plain; charset=utf-8";
-                    r.body = std::move(chunk.data);
-                    r.headers.emplace_back("X-Log-Offset", std::to_string(chunk.next_offset));
-                    r.headers.emplace_back("X-Log-Size", std::to_string(chunk.size));
-                    r.headers.emplace_back("X-Log-Complete", compute::IsFinal(w.state) &&
-                                                                     chunk.next_offset >= chunk.size
-                                                                 ? "true"
-                                                                 : "false");
-                    return r;
+                    return ReadLog(ctx, run_id, compute::IsFinal(w.state));
                 });
     AddWsEndpoint(
         router, s, run + "/logs:follow", auth::Action::kJobsRead,
@@ -329,34 +287,7 @@ void RegisterJobRoutes(http::Router& router, Services& s) {
             ASSIGN_OR_RETURN(auto job_id, IdParam(ctx, "job_id", "job"));
             ASSIGN_OR_RETURN(auto run_id, IdParam(ctx, "run_id", "run"));
             ASSIGN_OR_RETURN(auto w, ctx.services.jobs.GetRun(ctx.project_id, job_id, run_id));
-            std::uint64_t offset = ParseId(ctx.request.Query("offset")).value_or(0);
-            compute::LogStore& logs = ctx.services.logs;
-            compute::WorkloadRecords& records = ctx.services.workloads;
-            std::weak_ptr<http::WsChannel> weak = channel;
-            std::int64_t handle = logs.Follow(
-                run_id, offset, compute::IsFinal(w.state),
-                [weak](std::string_view data) {
-                    if (auto c = weak.lock()) {
-                        c->Send(std::string(data), /*binary=*/true);
-                    }
-                },
-                [weak] {
-                    if (auto c = weak.lock()) {
-                        c->Close();
-                    }
-                });
-            // The run may have ended between reading its state and following its log.
-            if (handle != 0) {
-                auto now = records.Get(run_id);
-                if (now && compute::IsFinal(now->state)) {
-                    logs.Finish(run_id);
-                }
-            }
-            return http::WsCallbacks{nullptr, [&logs, run_id, handle] {
-                                         if (handle != 0) {
-                                             logs.Unfollow(run_id, handle);
-                                         }
-                                     }};
+            return FollowLog(ctx, std::move(channel), run_id, compute::IsFinal(w.state));
         });
 
     // Experiments: what a run recorded with cdsw.track_metric / cdsw.track_file.

@@ -15,6 +15,8 @@ void RegisterRoutes(http::Router& router, Services& services) {
     RegisterAuditRoutes(router, services);
     RegisterJobRoutes(router, services);
     RegisterRunnerRoutes(router, services);
+    RegisterModelRoutes(router, services);
+    RegisterServingRoutes(router, services);
 }
 
 }  // namespace lathe::api

@@ -16,6 +16,8 @@ void RegisterEnvRoutes(http::Router& router, Services& services);
 void RegisterAuditRoutes(http::Router& router, Services& services);
 void RegisterJobRoutes(http::Router& router, Services& services);
 void RegisterRunnerRoutes(http::Router& router, Services& services);
+void RegisterModelRoutes(http::Router& router, Services& services);
+void RegisterServingRoutes(http::Router& router, Services& services);
 
 // The OpenAPI document (embedded src/api/openapi.yaml) as JSON.
 const std::string& OpenApiJson();

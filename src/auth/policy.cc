@@ -70,6 +70,12 @@ const std::vector<PolicyRule>& PolicyTable() {
         {A::kRunnerAccess, "runner", S::kRunner, R::kAdmin},
         {A::kComputeRead, "compute.read", S::kSite, R::kViewer},
         {A::kProfileWrite, "compute.profiles.write", S::kSite, R::kAdmin},
+        {A::kModelsRead, "project.models.read", S::kProject, R::kViewer},
+        {A::kModelsWrite, "project.models.write", S::kProject, R::kContributor},
+        {A::kModelsOperate, "project.models.operate", S::kProject, R::kOperator},
+        {A::kModelCall, "model.call", S::kPublic, R::kNone},
+        {A::kModelCallAuthorized, "project.models.call", S::kProject, R::kViewer},
+        {A::kServingMetricsRead, "serving.metrics.read", S::kSite, R::kAdmin},
     };
     return kTable;
 }

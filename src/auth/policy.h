@@ -66,10 +66,16 @@ enum class Action {
     kRunnerAccess,
     kComputeRead,
     kProfileWrite,
+    kModelsRead,
+    kModelsWrite,
+    kModelsOperate,
+    kModelCall,            // POST /model: open; the model's auth switch decides (next rule)
+    kModelCallAuthorized,  // a caller of a model whose auth is on
+    kServingMetricsRead,
 };
 
 // The last enumerator, so tests can walk every Action.
-inline constexpr Action kLastAction = Action::kProfileWrite;
+inline constexpr Action kLastAction = Action::kServingMetricsRead;
 
 struct PolicyRule {
     Action action;

@@ -23,6 +23,7 @@ constexpr std::string_view kGeneralHelp =
     "  project ...        create, list, show and delete projects\n"
     "  files ...          list, upload, download, move and remove project files\n"
     "  job ...            define jobs, run and stop them, read their logs\n"
+    "  model ...          build and deploy models, read their logs, call them\n"
     "  key ...            create, list and revoke API keys\n"
     "  server ...         run the Lathe server (see `lathe server --help`)\n"
     "  help [COMMAND]     show help for a command\n"
@@ -36,6 +37,7 @@ constexpr std::string_view kGeneralHelp =
     "  LATHE_URL          the server, unless --url is given\n"
     "  LATHE_API_KEY      an API key to use instead of the stored login\n"
     "  LATHE_CONFIG_DIR   where the login is stored (default ~/.config/lathe)\n"
+    "  LATHE_PROJECT      the project of `lathe model` commands, unless --project is given\n"
     "\n"
     "Exit codes: 0 ok, 1 error, 2 usage error, 3 not logged in, 4 not found,\n"
     "5 permission denied.\n";
@@ -75,6 +77,9 @@ CommandFunction FindCommand(std::string_view name) {
     }
     if (name == "job" || name == "jobs") {
         return RunJob;
+    }
+    if (name == "model" || name == "models") {
+        return RunModel;
     }
     return nullptr;
 }
@@ -170,7 +175,7 @@ Result<void> RunAction(const Invocation& invocation,
 
 bool IsCliCommand(std::string_view name) {
     return name == "login" || name == "logout" || name == "project" || name == "files" ||
-           name == "key" || name == "job";
+           name == "key" || name == "job" || name == "model";
 }
 
 int Main(const std::vector<std::string>& args) {

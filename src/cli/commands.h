@@ -17,6 +17,7 @@ Result<void> RunProject(const Invocation& invocation);
 Result<void> RunFiles(const Invocation& invocation);
 Result<void> RunKey(const Invocation& invocation);
 Result<void> RunJob(const Invocation& invocation);
+Result<void> RunModel(const Invocation& invocation);
 
 // Help for one command: `synopsis` is the usage line, shown alone after a usage error;
 // `details` follows it for --help.

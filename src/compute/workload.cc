@@ -79,7 +79,9 @@ nlohmann::json WorkloadSpec::ToJson() const {
             {"memory_mib", resources.memory_mib},
             {"gpus", resources.gpus},
             {"timeout_seconds", timeout_seconds},
-            {"priority", priority}};
+            {"priority", priority},
+            {"home_dir", home_dir},
+            {"home_readonly", home_readonly}};
 }
 
 Result<WorkloadSpec> WorkloadSpec::FromJson(const nlohmann::json& j) {
@@ -92,6 +94,8 @@ Result<WorkloadSpec> WorkloadSpec::FromJson(const nlohmann::json& j) {
         s.resources.gpus = j.value("gpus", std::int64_t{0});
         s.timeout_seconds = j.value("timeout_seconds", std::int64_t{0});
         s.priority = j.value("priority", 0);
+        s.home_dir = j.value("home_dir", std::string());
+        s.home_readonly = j.value("home_readonly", false);
         return s;
     } catch (const nlohmann::json::exception& e) {
         return MakeError(ErrorCode::kInternal, std::string("stored workload spec is damaged: ") +

@@ -35,6 +35,10 @@ struct WorkloadSpec {
     Resources resources;
     std::int64_t timeout_seconds = 0;           // 0: none
     int priority = 0;
+    // Host directory mounted at /home/cdsw instead of the project's files (model builds and
+    // replicas run from a build's snapshot), and whether it is mounted read-only.
+    std::string home_dir;
+    bool home_readonly = false;
 
     nlohmann::json ToJson() const;
     static Result<WorkloadSpec> FromJson(const nlohmann::json& j);

@@ -42,6 +42,10 @@ struct ServerConfig {
     int max_workload_mib = 65536;
     int sqlite_readers = 4;
     std::string sqlite_synchronous = "full";
+    std::string workspace = "default";  // the <workspace> part of CRNs
+    std::string serving_host = "127.0.0.1";  // where model replicas dial in
+    int serving_port = 0;                     // 0: a free port
+    std::string serving_advertise;            // host:port replicas dial (default: the bound one)
 };
 
 // One documented setting: its YAML key, environment variable and flag are derived from `name`.

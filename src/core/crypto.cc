@@ -20,6 +20,27 @@ std::string RandomToken(std::size_t bytes) {
     return Base64UrlEncode(raw);
 }
 
+std::string RandomUuid() {
+    unsigned char b[16];
+    randombytes_buf(b, sizeof b);
+    b[6] = static_cast<unsigned char>((b[6] & 0x0f) | 0x40);
+    b[8] = static_cast<unsigned char>((b[8] & 0x3f) | 0x80);
+    std::string hex = HexEncode(std::string_view(reinterpret_cast<const char*>(b), sizeof b));
+    return hex.substr(0, 8) + "-" + hex.substr(8, 4) + "-" + hex.substr(12, 4) + "-" +
+           hex.substr(16, 4) + "-" + hex.substr(20);
+}
+
+std::string HmacSha256Hex(std::string_view key, std::string_view data) {
+    unsigned char mac[crypto_auth_hmacsha256_BYTES];
+    crypto_auth_hmacsha256_state state;
+    crypto_auth_hmacsha256_init(&state, reinterpret_cast<const unsigned char*>(key.data()),
+                                key.size());
+    crypto_auth_hmacsha256_update(&state, reinterpret_cast<const unsigned char*>(data.data()),
+                                  data.size());
+    crypto_auth_hmacsha256_final(&state, mac);
+    return HexEncode(std::string_view(reinterpret_cast<const char*>(mac), sizeof mac));
+}
+
 std::string Base64UrlEncode(std::string_view data) {
     const int variant = sodium_base64_VARIANT_URLSAFE_NO_PADDING;
     std::string out(sodium_base64_encoded_len(data.size(), variant), '\0');

@@ -35,6 +35,11 @@ public:
 };
 
 using Handler = std::function<Response(Request&)>;
+// A handler that answers later, from any thread, by calling `respond` exactly once (the model
+// endpoint: the answer comes when a replica replies). It runs on the I/O thread: it must not
+// block. The request stays valid until `respond` is called.
+using Responder = std::function<void(Response)>;
+using AsyncHandler = std::function<void(Request&, Responder respond)>;
 // Runs before the upgrade (authenticate and authorize there); an error refuses it with that error.
 using WsHandler =
     std::function<Result<WsCallbacks>(Request&, std::shared_ptr<WsChannel>)>;
@@ -47,6 +52,7 @@ struct Route {
     BodyMode body = BodyMode::kBuffered;
     bool run_inline = false;  // cheap, never blocks: runs on the I/O thread (e.g. /healthz)
     WsHandler ws;              // set for WebSocket routes (method GET)
+    AsyncHandler async_handler;  // set instead of handler for routes that answer later
     // For kStreamToFile routes: runs before the body is read, so a caller who may not upload is
     // refused before sending gigabytes. A response here is sent instead of reading the body.
     std::function<std::optional<Response>(Request&)> before_body;

@@ -84,6 +84,48 @@ Response SafeInvoke(const Route& route, Request& req) {
         {ErrorCode::kInternal, "internal error; quote request id " + req.request_id});
 }
 
+// Starts an asynchronous handler; its Responder resumes the connection's coroutine on the
+// connection's strand (posted, whatever thread responds).
+struct AsyncStart {
+    const Route* route;
+    Request* req;
+    // Held by pointer: the responder is copied and moved across threads, and Boost 1.74's
+    // any_io_executor double-releases its shared state when moved that way.
+    std::shared_ptr<const Executor> executor;
+
+    template <typename Handler>
+    void operator()(Handler handler) const {
+        auto shared = std::make_shared<Handler>(std::move(handler));
+        auto once = std::make_shared<std::atomic<bool>>(false);
+        Responder respond = [shared, once, executor = executor](Response r) {
+            if (once->exchange(true)) {
+                return;
+            }
+            net::post(*executor, [shared, r = std::move(r)]() mutable { (*shared)(std::move(r)); });
+        };
+        try {
+            route->async_handler(*req, respond);
+        } catch (const std::exception& e) {
+            LogError("handler threw", {{"request_id", req->request_id}, {"error", e.what()}});
+            respond(ErrorResponse(
+                {ErrorCode::kInternal, "internal error; quote request id " + req->request_id}));
+        }
+    }
+};
+
+// Runs an asynchronous handler. (No temporaries in a full-expression that also co_awaits: g++ 12
+// destroys such temporaries twice.)
+net::awaitable<Response> RunAsync(const Route& route, Request& req) {
+    Executor executor = co_await net::this_coro::executor;
+    AsyncStart start;
+    start.route = &route;
+    start.req = &req;
+    start.executor = std::make_shared<const Executor>(executor);
+    Response resp = co_await net::async_initiate<decltype(net::use_awaitable), void(Response)>(
+        start, net::use_awaitable);
+    co_return resp;
+}
+
 // A WebSocket's outgoing side: any thread queues, one coroutine on the connection's strand writes.
 class WsChannelImpl final : public WsChannel, public std::enable_shared_from_this<WsChannelImpl> {
 public:
@@ -598,7 +640,9 @@ private:
             }
 
             Response resp;
-            if (route.run_inline) {
+            if (route.async_handler) {
+                resp = co_await RunAsync(route, req);
+            } else if (route.run_inline) {
                 resp = SafeInvoke(route, req);
             } else {
                 resp = co_await net::co_spawn(

@@ -189,6 +189,67 @@ CREATE TABLE run_artifacts (
     PRIMARY KEY (workload_id, path)
 );
 )sql"},
+        {7, "models",
+         R"sql(
+CREATE TABLE models (
+    id {{id}},
+    uuid TEXT NOT NULL UNIQUE,
+    project_id BIGINT NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    description TEXT NOT NULL DEFAULT '',
+    access_key TEXT NOT NULL UNIQUE,
+    auth_enabled BIGINT NOT NULL DEFAULT 1,
+    created_by BIGINT NOT NULL REFERENCES users(id),
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    UNIQUE (project_id, name)
+);
+CREATE TABLE model_builds (
+    id {{id}},
+    uuid TEXT NOT NULL UNIQUE,
+    model_id BIGINT NOT NULL REFERENCES models(id) ON DELETE CASCADE,
+    project_id BIGINT NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+    state TEXT NOT NULL,
+    reason TEXT NOT NULL DEFAULT '',
+    file_path TEXT NOT NULL,
+    function_name TEXT NOT NULL,
+    kernel TEXT NOT NULL,
+    comment TEXT NOT NULL DEFAULT '',
+    environment TEXT NOT NULL DEFAULT '{}',
+    snapshot TEXT NOT NULL DEFAULT '',
+    snapshot_files BIGINT NOT NULL DEFAULT 0,
+    snapshot_bytes BIGINT NOT NULL DEFAULT 0,
+    workload_id BIGINT REFERENCES workloads(id) ON DELETE SET NULL,
+    info TEXT NOT NULL DEFAULT '{}',
+    created_by BIGINT NOT NULL REFERENCES users(id),
+    created_at BIGINT NOT NULL,
+    started_at BIGINT,
+    finished_at BIGINT
+);
+CREATE INDEX model_builds_model ON model_builds(model_id);
+CREATE TABLE model_deployments (
+    id {{id}},
+    uuid TEXT NOT NULL UNIQUE,
+    model_id BIGINT NOT NULL REFERENCES models(id) ON DELETE CASCADE,
+    build_id BIGINT NOT NULL REFERENCES model_builds(id) ON DELETE CASCADE,
+    project_id BIGINT NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+    state TEXT NOT NULL,
+    reason TEXT NOT NULL DEFAULT '',
+    config TEXT NOT NULL,
+    created_by BIGINT NOT NULL REFERENCES users(id),
+    created_at BIGINT NOT NULL,
+    deployed_at BIGINT,
+    stopped_at BIGINT
+);
+CREATE INDEX model_deployments_model ON model_deployments(model_id);
+CREATE INDEX model_deployments_state ON model_deployments(state);
+CREATE TABLE model_replicas (
+    workload_id BIGINT PRIMARY KEY REFERENCES workloads(id) ON DELETE CASCADE,
+    deployment_id BIGINT NOT NULL REFERENCES model_deployments(id) ON DELETE CASCADE,
+    replica_id TEXT NOT NULL
+);
+CREATE INDEX model_replicas_deployment ON model_replicas(deployment_id);
+)sql"},
     };
     return kMigrations;
 }

@@ -44,9 +44,16 @@ protected:
         jobs_ = std::make_unique<jobs::Jobs>(*store_, clock_, *projects_, *env_, *scheduler_,
                                              *workloads_, jobs::JobsOptions{});
         experiments_ = std::make_unique<jobs::Experiments>(*store_, clock_, *projects_, dir_);
+        models_ = std::make_unique<serving::ModelRegistry>(*store_, clock_);
+        serving::ServingOptions serving_options;
+        serving_options.data_dir = dir_;
+        serving_ = std::make_unique<serving::ModelServing>(*models_, *scheduler_, *workloads_,
+                                                           *logs_, *env_, *jobs_, clock_,
+                                                           serving_options);
         services_ = std::make_unique<api::Services>(
             api::Services{*store_, *accounts_, *teams_, *audit_, *projects_, *env_, config_, clock_,
-                          dir_, *workloads_, *logs_, *scheduler_, *jobs_, *experiments_});
+                          dir_, *workloads_, *logs_, *scheduler_, *jobs_, *experiments_, *models_,
+                          *serving_});
         api::RegisterRoutes(router_, *services_);
     }
     void TearDown() override {
@@ -81,6 +88,8 @@ protected:
     std::unique_ptr<compute::Scheduler> scheduler_;
     std::unique_ptr<jobs::Jobs> jobs_;
     std::unique_ptr<jobs::Experiments> experiments_;
+    std::unique_ptr<serving::ModelRegistry> models_;
+    std::unique_ptr<serving::ModelServing> serving_;
     std::unique_ptr<api::Services> services_;
     http::Router router_;
 };
@@ -139,6 +148,19 @@ TEST_F(ApiRoutesTest, OnlyHealthDocsAndLoginArePublic) {
     EXPECT_EQ(public_routes, (std::set<std::string>{"GET /healthz", "GET /readyz",
                                                      "GET /api/v2/openapi.json",
                                                      "POST /api/v2/auth/login"}));
+}
+
+TEST_F(ApiRoutesTest, ModelCallsAreTheOnlyRoutesLeftToTheModelsAuthSwitch) {
+    std::set<std::string> routes;
+    for (const auto& route : router_.routes()) {
+        if (route->action == "model.call") {
+            routes.insert(route->method + " " + route->pattern);
+        }
+    }
+    EXPECT_EQ(routes, (std::set<std::string>{
+                          "POST /model", "GET /v2/health/live", "GET /v2/health/ready",
+                          "GET /v2/models/{name}", "GET /v2/models/{name}/ready",
+                          "POST /v2/models/{name}/infer"}));
 }
 
 }  // namespace

@@ -46,9 +46,13 @@ TEST(PolicyTableTest, NamesAreUniqueAndNonEmpty) {
     }
 }
 
-TEST(PolicyTableTest, OnlyThePublicActionIsPublic) {
+TEST(PolicyTableTest, OnlyThePublicAndModelCallActionsArePublic) {
     for (const PolicyRule& rule : PolicyTable()) {
-        EXPECT_EQ(rule.scope == Scope::kPublic, rule.action == Action::kPublic) << rule.name;
+        // Model calls are open at the table's level: each model's auth switch then decides,
+        // through kModelCallAuthorized.
+        EXPECT_EQ(rule.scope == Scope::kPublic,
+                  rule.action == Action::kPublic || rule.action == Action::kModelCall)
+            << rule.name;
         if (rule.scope != Scope::kPublic) {
             // A non-public action with min role None would let hidden resources through.
             EXPECT_NE(rule.min_role, Role::kNone) << rule.name;
@@ -141,6 +145,10 @@ const std::map<std::string_view, Role>& ExpectedProjectLadder() {
         {"project.jobs.run", Role::kOperator},
         {"project.jobs.stop", Role::kOperator},
         {"project.jobs.write", Role::kContributor},
+        {"project.models.read", Role::kViewer},
+        {"project.models.call", Role::kViewer},
+        {"project.models.operate", Role::kOperator},
+        {"project.models.write", Role::kContributor},
     };
     return kLadder;
 }

@@ -17,6 +17,8 @@
 
 extern const unsigned char kSdkCdswPy[];
 extern const std::size_t kSdkCdswPySize;
+extern const unsigned char kLatheWorkerPy[];
+extern const std::size_t kLatheWorkerPySize;
 
 namespace lathe::compute::local {
 namespace {
@@ -27,6 +29,8 @@ namespace fs = std::filesystem;
 constexpr const char* kRunnerInside = "/home/.lathe/lathe";
 // Where the SDK appears (on PYTHONPATH).
 constexpr const char* kSdkInside = "/home/.lathe/sdk";
+// Where the model worker appears (runtime/python).
+constexpr const char* kRuntimeInside = "/home/.lathe/runtime";
 
 std::int64_t HostMemoryMib() {
     std::ifstream meminfo("/proc/meminfo");
@@ -50,6 +54,37 @@ void OwnProjectFiles(const fs::path& dir, unsigned uid, unsigned gid) {
          it.increment(ec)) {
         struct stat st {};
         if (::lstat(it->path().c_str(), &st) == 0 && (st.st_uid != uid || st.st_gid != gid)) {
+            ::lchown(it->path().c_str(), uid, gid);
+        }
+    }
+}
+
+// Writes an embedded file readable by the sandbox user.
+void WriteEmbedded(const fs::path& path, const unsigned char* data, std::size_t size,
+                   std::error_code& ec) {
+    fs::create_directories(path.parent_path(), ec);
+    if (ec) {
+        return;
+    }
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out.write(reinterpret_cast<const char*>(data), static_cast<std::streamsize>(size));
+    out.close();
+    if (!out) {
+        ec = std::make_error_code(std::errc::io_error);
+        return;
+    }
+    ::chmod(path.parent_path().c_str(), 0755);
+    ::chmod(path.c_str(), 0644);
+}
+
+// A build's directories belong to the sandbox user so the build script can add files; the files
+// captured in the snapshot stay root's and read-only (they are hard links to shared blobs).
+void OwnDirectories(const fs::path& dir, unsigned uid, unsigned gid) {
+    std::error_code ec;
+    ::lchown(dir.c_str(), uid, gid);
+    for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::end(it);
+         it.increment(ec)) {
+        if (it->is_directory(ec) && !it->is_symlink(ec)) {
             ::lchown(it->path().c_str(), uid, gid);
         }
     }
@@ -94,14 +129,14 @@ LocalBackend::LocalBackend(LocalBackendOptions options) : options_(std::move(opt
         ::chmod(runner_copy_.c_str(), 0755);
     }
     if (!ec) {
-        // The SDK that workloads import (`import cdsw`), from the copy built into this binary.
-        fs::create_directories(staging_ / "sdk" / "cdsw", ec);
-        std::ofstream(staging_ / "sdk" / "cdsw" / "__init__.py")
-            .write(reinterpret_cast<const char*>(kSdkCdswPy), static_cast<std::streamsize>(kSdkCdswPySize));
-        for (const fs::path& p : {staging_ / "sdk", staging_ / "sdk" / "cdsw"}) {
-            ::chmod(p.c_str(), 0755);
-        }
-        ::chmod((staging_ / "sdk" / "cdsw" / "__init__.py").c_str(), 0644);
+        // The SDK that workloads import (`import cdsw`) and the model worker, from the copies
+        // built into this binary.
+        WriteEmbedded(staging_ / "sdk" / "cdsw" / "__init__.py", kSdkCdswPy, kSdkCdswPySize, ec);
+        ::chmod((staging_ / "sdk").c_str(), 0755);
+    }
+    if (!ec) {
+        WriteEmbedded(staging_ / "runtime" / "lathe_worker.py", kLatheWorkerPy, kLatheWorkerPySize,
+                      ec);
     }
     if (ec) {
         staging_error_ = "cannot prepare " + staging_.string() + " for sandboxes: " + ec.message();
@@ -132,10 +167,22 @@ Status LocalBackend::Launch(const Workload& w, const std::map<std::string, std::
     if (!staging_error_.empty()) {
         return MakeError(ErrorCode::kUnavailable, staging_error_);
     }
-    const fs::path files = options_.projects_dir / std::to_string(w.project_id) / "files";
     std::error_code ec;
-    fs::create_directories(files, ec);
-    OwnProjectFiles(files, options_.uid, options_.gid);
+    fs::path files;
+    if (!w.spec.home_dir.empty()) {
+        files = w.spec.home_dir;
+        if (!fs::is_directory(files, ec)) {
+            return MakeError(ErrorCode::kUnavailable, "the workload's files are missing: " +
+                                                          files.string());
+        }
+        if (!w.spec.home_readonly) {
+            OwnDirectories(files, options_.uid, options_.gid);
+        }
+    } else {
+        files = options_.projects_dir / std::to_string(w.project_id) / "files";
+        fs::create_directories(files, ec);
+        OwnProjectFiles(files, options_.uid, options_.gid);
+    }
     const fs::path stage = StagingFor(w.id);
     fs::create_directory(stage, ec);
     if (::mount(files.c_str(), stage.c_str(), nullptr, MS_BIND, nullptr) != 0) {
@@ -152,8 +199,11 @@ Status LocalBackend::Launch(const Workload& w, const std::map<std::string, std::
     spec.argv = {kRunnerInside, "runner"};
     spec.env = runner_env;
     spec.project_dir = stage;
+    spec.project_readonly = w.spec.home_readonly;
     spec.hidden = {options_.data_dir, options_.staging_root};
-    spec.readonly_mounts = {{runner_copy_, kRunnerInside}, {staging_ / "sdk", kSdkInside}};
+    spec.readonly_mounts = {{runner_copy_, kRunnerInside},
+                            {staging_ / "sdk", kSdkInside},
+                            {staging_ / "runtime", kRuntimeInside}};
     spec.uid = options_.uid;
     spec.gid = options_.gid;
     spec.limits = ResourceLimits{w.spec.resources.memory_mib, w.spec.resources.cpu_millicores,

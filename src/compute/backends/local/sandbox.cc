@@ -319,7 +319,8 @@ std::vector<std::string> BwrapArgs(const SandboxSpec& spec, const ResolvedPaths&
     for (const fs::path& r : paths.readonly_binds) {
         a.insert(a.end(), {"--ro-bind", r.string(), r.string()});
     }
-    a.insert(a.end(), {"--bind", paths.project.string(), kSandboxHome});
+    a.insert(a.end(), {spec.project_readonly ? "--ro-bind" : "--bind", paths.project.string(),
+                       kSandboxHome});
     for (const auto& [host, inside] : spec.readonly_mounts) {
         a.insert(a.end(), {"--ro-bind", host.string(), inside});
     }

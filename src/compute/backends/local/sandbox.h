@@ -32,6 +32,7 @@ struct SandboxSpec {
     // it writable by `uid` (this module never chowns user data), and every ancestor must be
     // searchable by `uid` (bwrap opens it as that uid), even when the ancestor is `hidden`.
     std::filesystem::path project_dir;
+    bool project_readonly = false;  // bound read-only instead (a model replica's build)
     // Host paths made invisible inside: an empty read-only tmpfs over a directory, /dev/null over
     // a file. Paths that do not exist when the sandbox starts are skipped.
     std::vector<std::filesystem::path> hidden;

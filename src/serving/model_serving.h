@@ -1,0 +1,221 @@
+// Model serving: builds (snapshot, then the build check in a sandbox), deployments (replica
+// workloads, supervision, zero-downtime replacement, autoscaling) and the index the /model
+// endpoint routes through.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <shared_mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "compute/log_store.h"
+#include "compute/scheduler.h"
+#include "compute/workload_records.h"
+#include "core/clock.h"
+#include "jobs/jobs.h"
+#include "projects/environment.h"
+#include "serving/models.h"
+#include "serving/replica_listener.h"
+#include "serving/replica_pool.h"
+#include "serving/snapshot.h"
+
+namespace lathe::serving {
+
+struct ServingOptions {
+    std::string workspace = "default";
+    std::filesystem::path data_dir;  // builds/ and snapshots/ go here
+    std::filesystem::path projects_dir;
+    std::string listen_host = "127.0.0.1";
+    int listen_port = 0;
+    std::string advertise;  // host:port replicas dial; empty: the bound address
+    unsigned sandbox_uid = 8536;
+    unsigned sandbox_gid = 8536;
+    compute::Resources build_resources{1000, 2048, 0};
+    std::int64_t build_timeout_seconds = 3600;
+    std::int64_t max_snapshot_bytes = 10ll << 30;
+    // Periods of the control loop and health checks (tests shorten them).
+    std::chrono::milliseconds tick{200};
+    std::chrono::milliseconds ping_after{5'000};
+    std::chrono::milliseconds ping_timeout{10'000};
+};
+
+// What a build request names.
+struct BuildRequest {
+    std::string file_path;
+    std::string function_name;
+    std::string kernel = "python3";
+    std::string comment;
+    std::map<std::string, std::string> environment;
+};
+
+// Where a model call goes: the model and the pool of its serving deployment (null: none).
+struct ServingTarget {
+    std::int64_t model_id = 0;
+    std::int64_t project_id = 0;
+    std::string name;
+    std::string access_key;
+    bool auth_enabled = true;
+    std::int64_t deployment_id = 0;
+    std::shared_ptr<ReplicaPool> pool;
+};
+
+// A replica as the API shows it.
+struct ReplicaInfo {
+    std::int64_t workload_id = 0;
+    std::string replica_id;
+    std::string state;  // the workload's state, or "ready" when connected
+    bool ready = false;
+    int in_flight = 0;
+    std::int64_t requests = 0;
+    std::int64_t errors = 0;
+    std::string reason;
+    std::optional<std::int64_t> started_at;
+    std::optional<std::int64_t> finished_at;
+};
+
+class ModelServing {
+public:
+    ModelServing(ModelRegistry& registry, compute::Scheduler& scheduler,
+                 compute::WorkloadRecords& records, compute::LogStore& logs,
+                 projects::Environment& environment, jobs::Jobs& jobs, const Clock& clock,
+                 ServingOptions options);
+    ~ModelServing();
+
+    // Starts the replica listener and control loop, resumes builds and deployments that were
+    // under way when the server stopped. `api_url` is the server's URL as workloads reach it.
+    Status Start(const std::string& api_url);
+    void Shutdown();
+    const std::string& workspace() const { return options_.workspace; }
+    int listener_port() const { return listener_port_; }
+
+    // ---- the API's operations
+    Result<Model> CreateModel(std::int64_t project_id, std::int64_t user_id, const std::string& name,
+                              const std::string& description, bool auth_enabled);
+    Result<Model> UpdateModel(std::int64_t project_id, std::int64_t model_id,
+                              std::optional<std::string> description,
+                              std::optional<bool> auth_enabled);
+    Status DeleteModel(std::int64_t project_id, std::int64_t model_id, const std::string& by);
+    Result<Build> StartBuild(std::int64_t project_id, std::int64_t model_id, std::int64_t user_id,
+                             const BuildRequest& request);
+    Result<Deployment> Deploy(std::int64_t project_id, std::int64_t model_id,
+                              std::int64_t build_id, std::int64_t user_id,
+                              const DeploymentConfig& config);
+    Result<Deployment> Stop(std::int64_t deployment_id, const std::string& by);
+    Result<Deployment> Restart(std::int64_t deployment_id);
+    // The deployment serving the model now, if any.
+    std::optional<std::int64_t> ServingDeployment(std::int64_t model_id);
+    // Live numbers of a running deployment (nullopt once it ended).
+    std::optional<PoolView> Live(std::int64_t deployment_id);
+    Result<std::vector<ReplicaInfo>> Replicas(std::int64_t deployment_id);
+    const std::vector<jobs::Kernel>& kernels() const { return jobs_.kernels(); }
+
+    // ---- the serving path
+    std::optional<ServingTarget> FindByKey(std::string_view access_key);
+    // By name, id or access key (the OIP v2 {name}); kConflict when a name is ambiguous.
+    Result<ServingTarget> FindModel(std::string_view name);
+    // Routes one call to the model's serving deployment; `done` gets the outcome.
+    void Call(const ServingTarget& target, std::string request, CallDone done);
+    bool AnyDeployed();
+    // Prometheus text for every running deployment and replica.
+    std::string PrometheusText();
+
+    // ---- scheduler hooks
+    // What a replica's launch adds: its token for the listener.
+    compute::LaunchExtras ReplicaLaunchExtras(const compute::Workload& w);
+    void OnWorkloadFinished(const compute::Workload& w);
+
+private:
+    struct ReplicaState {
+        std::string replica_id;
+        bool ready = false;
+        bool retiring = false;   // replaced: stopped once its calls are done
+        bool stop_sent = false;
+        bool restart_old = false;  // part of a restart's old generation
+        std::chrono::steady_clock::time_point submitted;
+        std::chrono::steady_clock::time_point ready_at;
+    };
+    struct Runtime {
+        Deployment record;
+        Model model;
+        Build build;
+        std::shared_ptr<ReplicaPool> pool;
+        std::map<std::int64_t, ReplicaState> replicas;  // by workload id, live ones
+        int desired = 1;
+        bool stopping = false;
+        DeploymentState final_state = DeploymentState::kStopped;
+        std::string stop_reason;
+        std::chrono::steady_clock::time_point stop_after;  // drain: wait until then at least
+        std::chrono::steady_clock::time_point drain_deadline;
+        int failures_before_ready = 0;
+        std::string last_failure;
+        std::chrono::steady_clock::time_point next_start;
+        std::chrono::milliseconds backoff{0};
+        // autoscaling
+        std::deque<std::pair<std::chrono::steady_clock::time_point, double>> load;
+        std::chrono::steady_clock::time_point last_scale;
+        std::string scale_note;
+    };
+
+    void ControlLoop();
+    void TickDeployment(Runtime& rt, std::vector<std::int64_t>& to_stop,
+                        std::vector<std::int64_t>& finished);
+    void Autoscale(Runtime& rt);
+    Status SubmitReplica(Runtime& rt);
+    Result<std::shared_ptr<ReplicaPool>> NewPool(const Deployment& d);
+    Runtime* RuntimeOfWorkload(std::int64_t workload_id);
+    void BeginStop(Runtime& rt, DeploymentState final_state, const std::string& reason,
+                   std::chrono::milliseconds drain_grace);
+    void PromoteLocked(Runtime& rt);
+    void BuildLoop();
+    void RunBuild(std::int64_t build_id);
+    void FailBuild(std::int64_t build_id, const std::string& reason);
+    std::map<std::string, std::string> BaseEnv(std::int64_t project_id);
+    std::filesystem::path BuildDir(std::int64_t build_id) const;
+    std::string Token(std::int64_t workload_id) const;
+    Result<ReplicaListener::Admission> Admit(std::string_view hello);
+    void IndexModel(const Model& m);
+
+    ModelRegistry& registry_;
+    compute::Scheduler& scheduler_;
+    compute::WorkloadRecords& records_;
+    compute::LogStore& logs_;
+    projects::Environment& environment_;
+    jobs::Jobs& jobs_;
+    const Clock& clock_;
+    ServingOptions options_;
+    SnapshotStore snapshots_;
+    ReplicaListener listener_;
+    std::string api_url_;
+    std::string advertise_;
+    int listener_port_ = 0;
+    const std::string token_key_;
+
+    std::mutex mu_;  // guards deployments_, replica_of_, stopping_ (and each Runtime)
+    std::condition_variable wake_;
+    bool stopping_ = false;
+    std::map<std::int64_t, std::unique_ptr<Runtime>> deployments_;
+    std::map<std::int64_t, std::int64_t> replica_of_;  // workload id -> deployment id
+    std::thread control_;
+
+    std::mutex build_mu_;  // guards build_queue_
+    std::condition_variable build_wake_;
+    std::deque<std::int64_t> build_queue_;
+    std::thread builder_;
+
+    std::shared_mutex index_mu_;  // guards the index
+    std::map<std::string, ServingTarget, std::less<>> by_key_;
+    std::map<std::int64_t, std::string> key_of_model_;
+};
+
+}  // namespace lathe::serving

@@ -1,0 +1,46 @@
+// The serving listener: model replicas dial in here and keep one connection each (PROTOCOL.md).
+// Asio lives in this module's .cc only.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "core/error.h"
+#include "serving/replica_pool.h"
+
+namespace lathe::serving {
+
+class ReplicaListener {
+public:
+    // Who a HELLO says it is, once checked: the pool it joins.
+    struct Admission {
+        std::shared_ptr<ReplicaPool> pool;
+        std::int64_t workload_id = 0;
+        std::string replica_id;
+    };
+    using HelloFn = std::function<Result<Admission>(std::string_view hello_json)>;
+    // A replica joined (after WELCOME) or its connection ended.
+    using JoinedFn = std::function<void(std::int64_t workload_id)>;
+    using GoneFn = std::function<void(std::int64_t workload_id, const std::string& why)>;
+
+    ReplicaListener();
+    ~ReplicaListener();
+
+    // Binds host:port (0: any free port), starts the I/O thread; returns the bound port.
+    Result<int> Start(const std::string& host, int port, HelloFn hello, JoinedFn joined,
+                      GoneFn gone);
+    // Closes the listener and every connection; joins the thread.
+    void Shutdown();
+    // Runs fn on the listener's thread after `delay` (batching timers).
+    void After(std::chrono::milliseconds delay, std::function<void()> fn);
+
+private:
+    class Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace lathe::serving
