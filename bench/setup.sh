@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs what the benchmarks need: wrk and a bench/.venv holding the peer (MLflow) from requirements.txt.
+# Installs what the benchmarks need: wrk and a bench/.venv holding the peers (MLflow, FastAPI/uvicorn,
+# Flask/gunicorn, scikit-learn) from requirements.txt.
 # Idempotent: a second run with unchanged requirements.txt only checks and exits.
 set -euo pipefail
 
@@ -46,5 +47,9 @@ if [[ ! -x "$VENV/bin/python" ]]; then
 fi
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r "$REQUIREMENTS"
 "$VENV/bin/mlflow" --version >/dev/null || die "mlflow did not install into $VENV"
+# serving/serving_bench.py's peers and model: uvicorn must find uvloop and httptools, or it falls back
+# to asyncio and h11 (several times slower) without a word.
+"$VENV/bin/python" -c 'import fastapi, uvicorn, uvloop, httptools, flask, gunicorn, sklearn, pandas' ||
+    die "the serving benchmark's packages did not install into $VENV"
 echo "$want" >"$STAMP"
 echo "bench/setup.sh: installed $("$VENV/bin/mlflow" --version) into $VENV" >&2

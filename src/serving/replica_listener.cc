@@ -9,6 +9,8 @@
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <sys/socket.h>
+
 #include <array>
 #include <mutex>
 #include <set>
@@ -41,6 +43,20 @@ public:
             std::lock_guard lock(mu_);
             if (closed_) {
                 return;
+            }
+            if (!writing_ && out_.empty()) {
+                // Nothing queued: write now, from the caller's thread, instead of waking the
+                // listener's thread for it (a cross-thread hop per call on the hot path). The
+                // kernel allows a send here while that thread reads; closing the socket only
+                // happens after closed_ is set under mu_.
+                const ssize_t n = ::send(socket_.native_handle(), bytes.data(), bytes.size(),
+                                         MSG_DONTWAIT | MSG_NOSIGNAL);
+                if (n == static_cast<ssize_t>(bytes.size())) {
+                    return;
+                }
+                if (n > 0) {
+                    bytes.erase(0, static_cast<std::size_t>(n));
+                }
             }
             out_ += bytes;
             if (!writing_) {
@@ -204,8 +220,7 @@ private:
         net::steady_timer deadline(io_, kHelloTimeout);
         deadline.async_wait([conn](boost::system::error_code e) {
             if (!e) {
-                boost::system::error_code ignored;
-                conn->socket().close(ignored);
+                conn->Close();
             }
         });
         for (;;) {
