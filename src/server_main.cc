@@ -269,7 +269,10 @@ int RunServer(const std::vector<std::string>& args) {
     http::ServerOptions options;
     options.host = config.host;
     options.port = config.port;
-    options.io_threads = config.io_threads > 0 ? config.io_threads : HardwareThreads();
+    // Half the cores by default: the other half runs the workloads (model replicas above all)
+    // on this same host, and one I/O thread per connection chain avoids cross-thread hops.
+    options.io_threads =
+        config.io_threads > 0 ? config.io_threads : std::max(1, HardwareThreads() / 2);
     options.worker_threads =
         config.worker_threads > 0 ? config.worker_threads : std::max(4, 4 * HardwareThreads());
     options.max_body_bytes = config.max_body_bytes;
@@ -318,7 +321,9 @@ int RunServer(const std::vector<std::string>& args) {
         server.Shutdown();
         return Fail("cannot start the scheduler: " + st.error().message);
     }
-    if (auto st = serving.Start(local_url); !st) {
+    // Replica connections share the HTTP server's threads; they close before those stop.
+    server.SetShutdownHook([&serving] { serving.Shutdown(); });
+    if (auto st = serving.Start(local_url, &server.io_context()); !st) {
         scheduler.Shutdown();
         server.Shutdown();
         return Fail("cannot start model serving: " + st.error().message);

@@ -8,6 +8,7 @@
 #include "api/routes.h"
 #include "core/crypto.h"
 #include "http/errors.h"
+#include "serving/call_body.h"
 
 namespace lathe::api {
 namespace {
@@ -229,27 +230,19 @@ void RegisterServingRoutes(http::Router& router, Services& s) {
     model.pattern = "/model";
     model.action = std::string(auth::RuleFor(auth::Action::kModelCall).name);
     model.async_handler = [&s](http::Request& req, http::Responder respond) {
-        json body = json::parse(req.body, nullptr, false);
-        if (body.is_discarded() || !body.is_object()) {
-            respond(EnvelopeError({ErrorCode::kBadRequest,
-                                   "the body must be a JSON object: {\"accessKey\": \"...\", "
-                                   "\"request\": {...}}"}));
+        auto body = serving::ParseCallBody(req.body);
+        if (!body) {
+            respond(EnvelopeError(body.error()));
             return;
         }
-        std::string key;
-        if (auto it = body.find("accessKey"); it != body.end() && it->is_string()) {
-            key = it->get<std::string>();
-        } else {
-            key = std::string(req.Query("accessKey"));
-        }
+        std::string key = body->access_key ? *body->access_key : std::string(req.Query("accessKey"));
         if (key.empty()) {
             respond(EnvelopeError({ErrorCode::kUnauthenticated,
                                    "send the model's access key as \"accessKey\" in the body or "
                                    "?accessKey= in the URL"}));
             return;
         }
-        auto request = body.find("request");
-        if (request == body.end()) {
+        if (!body->request) {
             respond(EnvelopeError(
                 {ErrorCode::kBadRequest, "the body needs a \"request\" field with the input"}));
             return;
@@ -265,7 +258,7 @@ void RegisterServingRoutes(http::Router& router, Services& s) {
             return;
         }
         const bool traceback = *role >= auth::Role::kContributor;
-        s.serving.Call(*target, request->dump(),
+        s.serving.Call(*target, std::string(*body->request),
                        [respond, traceback](CallOutcome&& o) { respond(Envelope(o, traceback)); });
     };
     router.Add(std::move(model));

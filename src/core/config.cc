@@ -102,7 +102,7 @@ const std::vector<SettingSpec>& ServerSettings() {
         StringSetting("host", "address to listen on", &C::host),
         IntSetting<int>("port", "TCP port (0 picks a free one)", &C::port, 0, 65535),
         StringSetting("data_dir", "where the database, project files and logs live", &C::data_dir),
-        IntSetting<int>("io_threads", "threads serving connections (0: one per core)",
+        IntSetting<int>("io_threads", "threads serving connections (0: half the cores, at least one)",
                         &C::io_threads, 0, 256),
         IntSetting<int>("worker_threads",
                         "threads running request handlers and store calls (0: 4 per core)",

@@ -10,6 +10,10 @@
 #include "core/error.h"
 #include "http/router.h"
 
+namespace boost::asio {
+class io_context;
+}
+
 namespace lathe::http {
 
 struct ServerOptions {
@@ -47,8 +51,14 @@ public:
     Result<int> Start();
     // Blocks until SIGINT/SIGTERM (or Shutdown from elsewhere), then shuts down gracefully.
     void RunUntilSignal();
-    // Stops accepting, lets in-flight requests finish within the grace period, stops threads.
+    // Stops accepting, runs the shutdown hook, lets in-flight requests finish within the grace
+    // period, stops threads.
     void Shutdown();
+    // Runs once shutdown begins, while the I/O threads still run (e.g. to close connections
+    // another module keeps on io_context()).
+    void SetShutdownHook(std::function<void()> hook);
+    // The I/O threads' context, for modules that serve their own sockets on the same threads.
+    boost::asio::io_context& io_context();
 
 private:
     class Impl;

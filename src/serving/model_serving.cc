@@ -55,7 +55,7 @@ std::string ModelServing::Token(std::int64_t workload_id) const {
     return id + "." + HmacSha256Hex(token_key_, "replica:" + id);
 }
 
-Status ModelServing::Start(const std::string& api_url) {
+Status ModelServing::Start(const std::string& api_url, boost::asio::io_context* io) {
     api_url_ = api_url;
     std::error_code ec;
     fs::create_directories(options_.data_dir / "builds", ec);
@@ -80,7 +80,7 @@ Status ModelServing::Start(const std::string& api_url) {
             }
             wake_.notify_all();
         },
-        [this](std::int64_t, const std::string&) { wake_.notify_all(); });
+        [this](std::int64_t, const std::string&) { wake_.notify_all(); }, io);
     if (!port) {
         return std::unexpected(port.error());
     }
@@ -166,8 +166,19 @@ void ModelServing::Shutdown() {
             pools.push_back(rt->pool);
         }
     }
+    // Calls already at a replica usually finish in milliseconds: give them a moment.
+    const auto deadline = Steady::now() + std::chrono::seconds(3);
     for (auto& p : pools) {
-        p->Close("the server is shutting down");
+        while (Steady::now() < deadline) {
+            const PoolView v = p->View();
+            if (v.in_flight == 0 && v.queued == 0) {
+                break;
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
+    }
+    for (auto& p : pools) {
+        p->Close("the server is shutting down; try again shortly");
     }
     listener_.Shutdown();
 }

@@ -93,8 +93,11 @@ public:
     ~ModelServing();
 
     // Starts the replica listener and control loop, resumes builds and deployments that were
-    // under way when the server stopped. `api_url` is the server's URL as workloads reach it.
-    Status Start(const std::string& api_url);
+    // under way when the server stopped. `api_url` is the server's URL as workloads reach it;
+    // replica connections are served on `io` (the HTTP server's threads) when given.
+    Status Start(const std::string& api_url, boost::asio::io_context* io = nullptr);
+    // Lets calls in flight finish (a few seconds at most), answers the rest with 503, closes the
+    // replica connections. Call it while the HTTP server's threads still run.
     void Shutdown();
     const std::string& workspace() const { return options_.workspace; }
     int listener_port() const { return listener_port_; }

@@ -12,6 +12,10 @@
 #include "core/error.h"
 #include "serving/replica_pool.h"
 
+namespace boost::asio {
+class io_context;
+}
+
 namespace lathe::serving {
 
 class ReplicaListener {
@@ -30,10 +34,13 @@ public:
     ReplicaListener();
     ~ReplicaListener();
 
-    // Binds host:port (0: any free port), starts the I/O thread; returns the bound port.
+    // Binds host:port (0: any free port); returns the bound port. Connections are served on `io`
+    // (the HTTP server's threads, so a call's answer reaches its HTTP connection without a
+    // thread hop), or on a thread of its own when `io` is null.
     Result<int> Start(const std::string& host, int port, HelloFn hello, JoinedFn joined,
-                      GoneFn gone);
-    // Closes the listener and every connection; joins the thread.
+                      GoneFn gone, boost::asio::io_context* io = nullptr);
+    // Closes the listener and every connection and waits for them to end (the I/O threads must
+    // still run); joins its own thread if it has one.
     void Shutdown();
     // Runs fn on the listener's thread after `delay` (batching timers).
     void After(std::chrono::milliseconds delay, std::function<void()> fn);

@@ -46,6 +46,7 @@ void ReplicaPool::Deliver(Finished& finished) {
 
 void ReplicaPool::Submit(std::string request, CallDone done) {
     Finished finished;
+    Touched touched;
     {
         std::lock_guard lock(mu_);
         const std::int64_t now = NowNs();
@@ -89,15 +90,22 @@ void ReplicaPool::Submit(std::string request, CallDone done) {
                 finished.emplace_back(std::move(done), std::move(o));
             } else {
                 queue_.push_back(Call{std::move(request), std::move(done), now, 0, 0});
-                DispatchLocked(finished);
+                DispatchLocked(touched);
             }
         }
     }
+    FlushAll(touched);
     Deliver(finished);
 }
 
-void ReplicaPool::DispatchLocked(Finished& finished) {
-    (void)finished;
+void ReplicaPool::FlushAll(Touched& touched) {
+    for (auto& link : touched) {
+        link->Flush();
+    }
+    touched.clear();
+}
+
+void ReplicaPool::DispatchLocked(Touched& touched) {
     const std::size_t cap = static_cast<std::size_t>(Capacity());
     const bool batching = settings_.max_batch_size > 1;
     while (!queue_.empty()) {
@@ -134,13 +142,13 @@ void ReplicaPool::DispatchLocked(Finished& finished) {
                     std::weak_ptr<ReplicaPool> weak = weak_from_this();
                     timer_(std::chrono::milliseconds((delay_ns - waited) / 1'000'000 + 1), [weak] {
                         if (auto self = weak.lock()) {
-                            Finished later;
+                            Touched later;
                             {
                                 std::lock_guard lock(self->mu_);
                                 self->batch_timer_armed_ = false;
                                 self->DispatchLocked(later);
                             }
-                            self->Deliver(later);
+                            FlushAll(later);
                         }
                     });
                 }
@@ -171,7 +179,10 @@ void ReplicaPool::DispatchLocked(Finished& finished) {
             best->front_since_ns = now;
         }
         best->in_flight.push_back(std::move(f));
-        best->link->Send(std::move(bytes));
+        best->link->Enqueue(bytes);
+        if (std::find(touched.begin(), touched.end(), best->link) == touched.end()) {
+            touched.push_back(best->link);
+        }
         (void)best_id;
     }
 }
@@ -200,6 +211,7 @@ void ReplicaPool::FinishLocked(Call& call, CallOutcome outcome, std::int64_t now
 void ReplicaPool::AddReplica(std::int64_t workload_id, std::string replica_id,
                              std::shared_ptr<ReplicaLink> link) {
     Finished finished;
+    Touched touched;
     {
         std::lock_guard lock(mu_);
         Replica r;
@@ -207,13 +219,15 @@ void ReplicaPool::AddReplica(std::int64_t workload_id, std::string replica_id,
         r.link = std::move(link);
         r.last_heard_ns = NowNs();
         replicas_[workload_id] = std::move(r);
-        DispatchLocked(finished);
+        DispatchLocked(touched);
     }
+    FlushAll(touched);
     Deliver(finished);
 }
 
 void ReplicaPool::OnFrames(std::int64_t workload_id, const std::vector<Frame>& frames) {
     Finished finished;
+    Touched touched;
     std::string unhealthy;
     {
         std::lock_guard lock(mu_);
@@ -297,8 +311,9 @@ void ReplicaPool::OnFrames(std::int64_t workload_id, const std::vector<Frame>& f
         if (!unhealthy.empty()) {
             DropReplicaLocked(workload_id, unhealthy, finished);
         }
-        DispatchLocked(finished);
+        DispatchLocked(touched);
     }
+    FlushAll(touched);
     Deliver(finished);
     if (!unhealthy.empty() && unhealthy_) {
         unhealthy_(workload_id, unhealthy);
@@ -346,11 +361,13 @@ void ReplicaPool::DropReplicaLocked(std::int64_t workload_id, const std::string&
 
 void ReplicaPool::RemoveReplica(std::int64_t workload_id, const std::string& why) {
     Finished finished;
+    Touched touched;
     {
         std::lock_guard lock(mu_);
         DropReplicaLocked(workload_id, why, finished);
-        DispatchLocked(finished);
+        DispatchLocked(touched);
     }
+    FlushAll(touched);
     Deliver(finished);
 }
 
@@ -381,6 +398,7 @@ bool ReplicaPool::Connected(std::int64_t workload_id) {
 
 void ReplicaPool::Tick() {
     Finished finished;
+    Touched touched;
     std::vector<std::pair<std::int64_t, std::string>> unhealthy;
     {
         std::lock_guard lock(mu_);
@@ -418,7 +436,8 @@ void ReplicaPool::Tick() {
             } else if (now - r.last_heard_ns > settings_.ping_after.count() * 1'000'000) {
                 std::string bytes;
                 AppendFrame(bytes, FrameType::kPing, 0, {});
-                r.link->Send(std::move(bytes));
+                r.link->Enqueue(bytes);
+                touched.push_back(r.link);
                 r.ping_sent_ns = now;
             }
         }
@@ -442,8 +461,9 @@ void ReplicaPool::Tick() {
             }
             DropReplicaLocked(id, why, finished);
         }
-        DispatchLocked(finished);
+        DispatchLocked(touched);
     }
+    FlushAll(touched);
     Deliver(finished);
     for (const auto& [id, why] : unhealthy) {
         if (unhealthy_) {
@@ -454,6 +474,7 @@ void ReplicaPool::Tick() {
 
 void ReplicaPool::Close(const std::string& why) {
     Finished finished;
+    Touched touched;
     std::vector<std::shared_ptr<ReplicaLink>> links;
     {
         std::lock_guard lock(mu_);
@@ -486,6 +507,7 @@ void ReplicaPool::Close(const std::string& why) {
         }
         replicas_.clear();
     }
+    FlushAll(touched);
     Deliver(finished);
     for (auto& l : links) {
         l->Close();

@@ -35,8 +35,14 @@ using CallDone = std::function<void(CallOutcome&&)>;
 class ReplicaLink {
 public:
     virtual ~ReplicaLink() = default;
-    // Queues bytes for sending; never blocks and never calls back into the pool.
-    virtual void Send(std::string bytes) = 0;
+    // Queues bytes, in order; cheap (no system call), never calls back into the pool.
+    virtual void Enqueue(std::string_view bytes) = 0;
+    // Sends what is queued, from the calling thread when the socket takes it; never blocks.
+    virtual void Flush() = 0;
+    void Send(std::string_view bytes) {
+        Enqueue(bytes);
+        Flush();
+    }
     virtual void Close() = 0;
 };
 
@@ -133,9 +139,12 @@ private:
         std::int64_t errors = 0;
     };
     using Finished = std::vector<std::pair<CallDone, CallOutcome>>;
+    // Links given frames under the lock, flushed after it is released.
+    using Touched = std::vector<std::shared_ptr<ReplicaLink>>;
 
     static std::int64_t NowNs();
-    void DispatchLocked(Finished& finished);
+    void DispatchLocked(Touched& touched);
+    static void FlushAll(Touched& touched);
     void FinishLocked(Call& call, CallOutcome outcome, std::int64_t now, Finished& finished);
     // Disconnects a replica; its calls are requeued, except the front one (which may have run)
     // when `front_may_have_run`: that one fails with 502 unless the model is idempotent.
