@@ -13,6 +13,7 @@ import signal
 import socket
 import struct
 import sys
+import threading
 import time
 
 USAGE = "usage: lathe_worker.py serve|build"
@@ -353,9 +354,20 @@ def _serve():
     gc.collect()
     gc.freeze()  # the model's objects: keep the collector from walking them on every call
     try:
-        _call_loop(sock, fn, meta, buf, start, end)
+        concurrency = _concurrency()
+        if concurrency > 1:
+            _concurrent_loop(sock, fn, buf, start, end, concurrency)
+        else:
+            _call_loop(sock, fn, meta, buf, start, end)
     except (ConnectionResetError, BrokenPipeError):
         _closed()
+
+
+def _concurrency():
+    try:
+        return max(1, min(256, int(os.environ.get("LATHE_CONCURRENCY") or 1)))
+    except ValueError:
+        return 1
 
 
 def _max_batch_size():
@@ -459,29 +471,155 @@ def _call_loop(sock, fn, meta, buf, start, end):
         if out:
             sendall(join_bytes(out))
 
-        # Keep the partial frame, if any, at the front; grow the buffer for a big frame.
-        if start == end:
-            start = end = 0
-            if capacity > RECV_BUFFER:
-                buf = bytearray(RECV_BUFFER)
-                view = memoryview(buf)
-                capacity = RECV_BUFFER
-        elif start:
-            buf[0 : end - start] = buf[start:end]
-            end -= start
-            start = 0
-        if end >= 9:
-            needed = unpack_header(buf, 0)[0] + 4
-            if needed > capacity:
-                capacity = max(needed, capacity * 2)
-                grown = bytearray(capacity)
-                grown[:end] = buf[:end]
-                buf = grown
-                view = memoryview(buf)
+        buf, view, capacity, start, end = _compact(buf, view, capacity, start, end)
         n = recv_into(view[end:])
         if n == 0:
             _closed()
         end += n
+
+
+def _compact(buf, view, capacity, start, end):
+    """Keeps the partial frame, if any, at the front of the buffer; grows it for a big frame and
+    shrinks it back after one. Returns (buf, view, capacity, start, end)."""
+    if start == end:
+        start = end = 0
+        if capacity > RECV_BUFFER:
+            buf = bytearray(RECV_BUFFER)
+            view = memoryview(buf)
+            capacity = RECV_BUFFER
+    elif start:
+        buf[0 : end - start] = buf[start:end]
+        end -= start
+        start = 0
+    if end >= 9:
+        needed = HEADER.unpack_from(buf, 0)[0] + 4
+        if needed > capacity:
+            capacity = max(needed, capacity * 2)
+            grown = bytearray(capacity)
+            grown[:end] = buf[:end]
+            buf = grown
+            view = memoryview(buf)
+    return buf, view, capacity, start, end
+
+
+class _ThreadMeta:
+    """cdsw._replica_meta when calls run on several threads: each thread's call has its own."""
+
+    def __init__(self):
+        self._local = threading.local()
+
+    def current(self):
+        d = getattr(self._local, "d", None)
+        if d is None:
+            d = self._local.d = {}
+        return d
+
+    def get(self, key, default=None):
+        return self.current().get(key, default)
+
+    def __getitem__(self, key):
+        return self.current()[key]
+
+    def __setitem__(self, key, value):
+        self.current()[key] = value
+
+    def setdefault(self, key, value):
+        return self.current().setdefault(key, value)
+
+    def clear(self):
+        self.current().clear()
+
+    def __bool__(self):
+        return bool(self.current())
+
+    def __len__(self):
+        return len(self.current())
+
+
+def _concurrent_loop(sock, fn, buf, start, end, workers):
+    """LATHE_CONCURRENCY > 1 (thread-safe models): calls run on `workers` threads and each answer
+    goes out when its call ends, with its call's id, so answers may come out of order."""
+    import concurrent.futures
+
+    threaded_meta = _ThreadMeta()
+    try:
+        import cdsw
+
+        cdsw._replica_meta = threaded_meta
+    except ImportError:
+        pass
+    send_lock = threading.Lock()
+    local = threading.local()
+    pool = concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="call")
+
+    def run(frame_type, call_id, payload):
+        encode = getattr(local, "encode", None)
+        if encode is None:
+            encode = local.encode = _make_encoder()
+        meta = threaded_meta.current()
+        meta.clear()
+        if frame_type == CALL:
+            answer = _single(fn, meta, encode, payload, call_id)
+        else:
+            answer = _batch(fn, meta, encode, payload, call_id)
+        with send_lock:
+            try:
+                sock.sendall(answer)
+            except OSError:
+                pass  # the reading side sees the connection end
+
+    view = memoryview(buf)
+    capacity = len(buf)
+    while True:
+        while end - start >= 9:
+            length, frame_type, call_id = HEADER.unpack_from(buf, start)
+            if length < 5 or length > MAX_FRAME:
+                _protocol_error("frame length %d" % length)
+            stop = start + 4 + length
+            if stop > end:
+                break
+            payload = bytes(buf[start + 9 : stop])
+            start = stop
+            if frame_type in (CALL, BATCH):
+                pool.submit(run, frame_type, call_id, payload)
+            elif frame_type == PING:
+                with send_lock:
+                    sock.sendall(HEADER.pack(5, PONG, call_id))
+            else:
+                print("ignoring frame type %d from the server" % frame_type, file=sys.stderr)
+        buf, view, capacity, start, end = _compact(buf, view, capacity, start, end)
+        n = sock.recv_into(view[end:])
+        if n == 0:
+            _closed()
+        end += n
+
+
+def _single(fn, meta, encode, payload, call_id):
+    """One CALL frame, answered as bytes (the concurrent path; the serial loop inlines this)."""
+    ok, request = _decode_request(payload, call_id)
+    if not ok:
+        return request
+    began = time.perf_counter_ns()
+    try:
+        response = fn(request)
+    except Exception as exc:
+        fn_ns = time.perf_counter_ns() - began
+        meta.clear()
+        return _error_frame(call_id, fn_ns, exc)
+    fn_ns = time.perf_counter_ns() - began
+    try:
+        body = "".join(encode(response, 0)).encode()
+        meta_bytes = _encode_meta(encode, meta) if meta else b""
+    except Exception as exc:
+        meta.clear()
+        return _error_frame(call_id, fn_ns, exc, with_traceback=False)
+    return (
+        RESULT_HEADER.pack(
+            len(body) + len(meta_bytes) + RESULT_FIXED, RESULT, call_id, fn_ns, len(meta_bytes)
+        )
+        + meta_bytes
+        + body
+    )
 
 
 def _decode_request(payload, call_id):

@@ -287,7 +287,9 @@ Status Projects::Delete(std::int64_t id) {
             return MakeError(ErrorCode::kConflict,
                              "project " + std::to_string(id) + " has " +
                                  std::to_string(active->Int(0)) +
-                                 " run(s) in progress; stop them first");
+                                 " workload(s) in progress (job runs, model builds or model "
+                                 "replicas); stop them first (a model's deployment with "
+                                 "POST .../deployments/{id}:stop)");
         }
         ASSIGN_OR_RETURN(auto n, tx.Exec("DELETE FROM projects WHERE id = ?", {id}));
         if (n == 0) {

@@ -675,6 +675,7 @@ Status ModelServing::SubmitReplica(Runtime& rt) {
     w.spec.env["LATHE_MODEL_FUNCTION"] = rt.build.function_name;
     w.spec.env["LATHE_MAX_BATCH_SIZE"] =
         std::to_string(d.config.max_batch_size > 1 ? d.config.max_batch_size : 0);
+    w.spec.env["LATHE_CONCURRENCY"] = std::to_string(d.config.concurrency);
     w.spec.env["LATHE_API_URL"] = api_url_;
     w.spec.env["LATHE_PROJECT_ID"] = std::to_string(d.project_id);
     w.spec.env["CDSW_PROJECT_ID"] = std::to_string(d.project_id);
@@ -836,13 +837,25 @@ void ModelServing::ControlLoop() {
             }
         }
         lock.unlock();
+        std::vector<std::int64_t> retry;
         for (auto id : to_stop) {
-            (void)scheduler_.Stop(id, "serving");
+            auto st = scheduler_.Stop(id, "serving");
+            // A replica in the middle of its launch can't be stopped yet: ask again next tick.
+            if (!st && st.error().code == ErrorCode::kUnavailable) {
+                retry.push_back(id);
+            }
         }
         for (auto& p : pools) {
             p->Tick();
         }
         lock.lock();
+        for (auto id : retry) {
+            if (Runtime* rt = RuntimeOfWorkload(id)) {
+                if (auto it = rt->replicas.find(id); it != rt->replicas.end()) {
+                    it->second.stop_sent = false;
+                }
+            }
+        }
     }
 }
 

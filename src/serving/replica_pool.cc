@@ -330,11 +330,16 @@ void ReplicaPool::DropReplicaLocked(std::int64_t workload_id, const std::string&
     replicas_.erase(it);
     r.link->Close();
     const std::int64_t now = NowNs();
-    // The front call may have been running: retried only when the function is idempotent. The
-    // ones behind it never started, so they go back to the head of the queue in order.
+    // The first `concurrency` calls may have been running: retried only when the function is
+    // idempotent. The ones behind them never started, so they go back to the head of the queue
+    // in order.
     std::deque<Call> requeue;
-    bool first = front_may_have_run;
+    int may_have_run = front_may_have_run ? std::max(1, settings_.concurrency) : 0;
     for (auto& f : r.in_flight) {
+        const bool first = may_have_run > 0;
+        if (first) {
+            --may_have_run;
+        }
         for (auto& c : f.calls) {
             if (first && !(settings_.idempotent && c.attempts == 0)) {
                 CallOutcome o;
@@ -351,7 +356,6 @@ void ReplicaPool::DropReplicaLocked(std::int64_t workload_id, const std::string&
             c.sent_ns = 0;
             requeue.push_back(std::move(c));
         }
-        first = false;
     }
     while (!requeue.empty()) {
         queue_.push_front(std::move(requeue.back()));

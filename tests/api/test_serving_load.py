@@ -222,3 +222,15 @@ def test_a_deployment_serves_again_after_the_server_is_killed(lathe_factory, tmp
     assert body["response"] == {"version": "v1", "x": 7}
     again = owner.client.get(deployment_path(proj["id"], d)).body
     assert again["state"] == "deployed"
+
+
+def test_concurrency_runs_a_thread_safe_models_calls_at_once(lathe, owner, proj):
+    source = "import time\ndef predict(args):\n    time.sleep(0.5)\n    return args\n"
+    model, d = model_from(owner.client, proj["id"], source, concurrency=4, pipeline_depth=0)
+    started = time.monotonic()
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda i: call(lathe.url, model["access_key"], i), range(4)))
+    assert [s for s, _, _ in results] == [200] * 4
+    assert sorted(b["response"] for _, b, _ in results) == [0, 1, 2, 3]
+    # One replica; one call at a time would take 2 s.
+    assert time.monotonic() - started < 1.5

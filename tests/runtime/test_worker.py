@@ -502,3 +502,35 @@ def test_model_file_named_like_a_stdlib_module(start_worker):
         {"json.py": "def predict(args):\n    return {'from': __name__}\n"}, file="json.py"
     )
     assert worker.call([1]).body == {"from": "lathe_model_json"}
+
+
+def test_concurrency_runs_calls_at_once_and_keeps_metrics_apart(start_worker):
+    files = {
+        "predict.py": (
+            "import time, threading, cdsw\n"
+            "@cdsw.model_metrics\n"
+            "def predict(args):\n"
+            "    cdsw.track_metric('i', args['i'])\n"
+            "    time.sleep(args['sleep'])\n"
+            "    cdsw.track_metric('thread', threading.current_thread().name)\n"
+            "    return args['i']\n"
+        )
+    }
+    worker = start_worker(files, env={"LATHE_CONCURRENCY": "4"})
+    started = time.monotonic()
+    # The first call sleeps longest: with 4 threads the others answer before it.
+    worker.send(b"".join(
+        frame(CALL, i, json.dumps({"i": i, "sleep": 0.6 if i == 1 else 0.2})) for i in range(1, 5)
+    ))
+    answers = [worker.recv() for _ in range(4)]
+    elapsed = time.monotonic() - started
+    assert elapsed < 1.0, elapsed  # one at a time would take 1.2 s
+    assert answers[-1].id == 1
+    for a in answers:
+        assert a.type == RESULT
+        assert a.body["prediction"] == a.id
+        assert a.meta["metrics"]["i"] == a.id  # each call's metrics, not a neighbour's
+        assert a.meta["uuid"] == a.body["uuid"]
+    assert len({a.meta["metrics"]["thread"] for a in answers}) == 4
+    pong = worker.send(frame(PING, 5)) or worker.recv()
+    assert pong.type == PONG
