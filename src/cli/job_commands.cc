@@ -18,6 +18,7 @@
 #include "cli/api_client.h"
 #include "cli/commands.h"
 #include "cli/output.h"
+#include "cli/waiting.h"
 #include "cli/terminal.h"
 
 namespace lathe::cli {
@@ -165,34 +166,6 @@ Result<std::vector<std::string>> TakeRepeatedAndShort(std::span<const std::strin
     return rest;
 }
 
-// "NAME=VALUE" words as the JSON object the API takes for `environment`.
-Result<Json> ParseEnvironment(const std::vector<std::string>& assignments,
-                              const CommandHelp& help) {
-    Json environment = Json::object();
-    for (const std::string& assignment : assignments) {
-        std::size_t eq = assignment.find('=');
-        if (eq == std::string::npos || eq == 0) {
-            return UsageError("--env needs NAME=VALUE, not '" + assignment + "'", UsageLine(help));
-        }
-        environment[assignment.substr(0, eq)] = assignment.substr(eq + 1);
-    }
-    return environment;
-}
-
-Result<double> ParsePositiveNumber(std::string_view text,
-                                   std::string_view what,
-                                   const CommandHelp& help) {
-    double value = 0;
-    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-    if (text.empty() || ec != std::errc() || end != text.data() + text.size() ||
-        !std::isfinite(value) || value <= 0) {
-        return UsageError(
-            std::string(what) + " must be a number greater than 0, not '" + std::string(text) + "'",
-            UsageLine(help));
-    }
-    return value;
-}
-
 // What every job command starts with: its options, PROJECT_ID and the ids after it.
 struct JobArgs {
     ParsedArgs parsed;
@@ -238,17 +211,6 @@ Result<JobArgs> ParseJobArgs(std::span<const std::string> words,
 
 // ---------------------------------------------------------------------------------------------
 // Output
-
-// 1.0 -> "1", 0.25 -> "0.25": vCPUs and GiB as people write them.
-std::string NumberText(const Json& object, std::string_view field) {
-    auto it = object.is_object() ? object.find(field) : object.end();
-    if (!object.is_object() || it == object.end() || !it->is_number()) {
-        return Cell(object, field);
-    }
-    char text[32];
-    std::snprintf(text, sizeof text, "%g", it->get<double>());
-    return text;
-}
 
 std::string DurationCell(const Json& run) {
     auto it = run.is_object() ? run.find("duration_seconds") : run.end();
@@ -314,17 +276,6 @@ std::string EnvironmentText(const Json& job) {
         text += name + "=" + (value.is_string() ? value.get<std::string>() : value.dump());
     }
     return text;
-}
-
-void PrintFields(std::span<const std::pair<const char*, std::string>> fields) {
-    std::size_t width = 0;
-    for (const auto& [label, value] : fields) {
-        width = std::max(width, std::string_view(label).size());
-    }
-    for (const auto& [label, value] : fields) {
-        std::string_view name(label);
-        std::cout << name << std::string(width - name.size() + 2, ' ') << value << '\n';
-    }
 }
 
 // The server's words for a schedule ("every day at 02:00 Europe/Paris") and its next fire
@@ -413,73 +364,6 @@ Result<std::int64_t> RunIdOf(const Json& run) {
         return Fail(ExitCode::kFailure, "the server's answer names no run id");
     }
     return id->get<std::int64_t>();
-}
-
-// Ctrl-C while waiting or following: the handler only notes it, so the loop can stop between
-// two requests, with everything received written out.
-volatile std::sig_atomic_t g_interrupted = 0;
-
-extern "C" void NoteInterrupt(int) {
-    g_interrupted = 1;
-}
-
-class InterruptWatch {
-public:
-    InterruptWatch() {
-        g_interrupted = 0;
-        struct sigaction action {};
-        action.sa_handler = NoteInterrupt;
-        sigemptyset(&action.sa_mask);
-        action.sa_flags = 0;  // no SA_RESTART: a pause ends as soon as Ctrl-C is pressed
-        installed_ = sigaction(SIGINT, &action, &previous_) == 0;
-    }
-    ~InterruptWatch() {
-        if (installed_) {
-            sigaction(SIGINT, &previous_, nullptr);
-        }
-    }
-    InterruptWatch(const InterruptWatch&) = delete;
-    InterruptWatch& operator=(const InterruptWatch&) = delete;
-
-    bool interrupted() const { return g_interrupted != 0; }
-
-private:
-    struct sigaction previous_ {};
-    bool installed_ = false;
-};
-
-// Ends the process as interrupted by Ctrl-C (killed by SIGINT, which a calling shell or
-// script loop recognises), once what was received is written out.
-[[noreturn]] void DieOfInterrupt() {
-    std::cout.flush();
-    std::fflush(stdout);
-    std::cerr.flush();
-    std::signal(SIGINT, SIG_DFL);
-    std::raise(SIGINT);
-    std::_Exit(128 + SIGINT);
-}
-
-// Sleeps, unless Ctrl-C comes first.
-void Pause(std::chrono::milliseconds duration) {
-    if (g_interrupted != 0) {
-        return;
-    }
-    timespec request{};
-    request.tv_sec = static_cast<time_t>(duration.count() / 1000);
-    request.tv_nsec = static_cast<long>(duration.count() % 1000) * 1000000L;
-    nanosleep(&request, nullptr);  // EINTR ends it early, which is the point
-}
-
-std::uint64_t HeaderNumber(const HttpResponse& response,
-                           std::string_view name,
-                           std::uint64_t fallback) {
-    std::string text = response.Header(name);
-    std::uint64_t value = 0;
-    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-    if (text.empty() || ec != std::errc() || end != text.data() + text.size()) {
-        return fallback;
-    }
-    return value;
 }
 
 enum class LogEnd { kComplete, kInterrupted };

@@ -25,6 +25,7 @@
 #include "cli/api_client.h"
 #include "cli/commands.h"
 #include "cli/output.h"
+#include "cli/waiting.h"
 
 namespace lathe::cli {
 namespace {
@@ -294,34 +295,6 @@ Result<ModelArgs> ParseModelArgs(std::span<const std::string> words,
     return ModelArgs{std::move(*parsed), std::move(split->env), std::move(*project)};
 }
 
-// "NAME=VALUE" words as the JSON object the API takes for `environment`.
-Result<Json> ParseEnvironment(const std::vector<std::string>& assignments,
-                              const CommandHelp& help) {
-    Json environment = Json::object();
-    for (const std::string& assignment : assignments) {
-        std::size_t eq = assignment.find('=');
-        if (eq == std::string::npos || eq == 0) {
-            return UsageError("--env needs NAME=VALUE, not '" + assignment + "'", UsageLine(help));
-        }
-        environment[assignment.substr(0, eq)] = assignment.substr(eq + 1);
-    }
-    return environment;
-}
-
-Result<double> ParsePositiveNumber(std::string_view text,
-                                   std::string_view what,
-                                   const CommandHelp& help) {
-    double value = 0;
-    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-    if (text.empty() || ec != std::errc() || end != text.data() + text.size() ||
-        !std::isfinite(value) || value <= 0) {
-        return UsageError(
-            std::string(what) + " must be a number greater than 0, not '" + std::string(text) + "'",
-            UsageLine(help));
-    }
-    return value;
-}
-
 // An integer option in [min, max], when given.
 Result<std::optional<std::int64_t>> IntegerOption(const ParsedArgs& parsed,
                                                   std::string_view name,
@@ -375,17 +348,6 @@ std::string StringField(const Json& object, std::string_view field) {
         return {};
     }
     return it->get<std::string>();
-}
-
-// 1.0 -> "1", 0.25 -> "0.25": vCPUs and GiB as people write them.
-std::string NumberText(const Json& object, std::string_view field) {
-    auto it = object.is_object() ? object.find(field) : object.end();
-    if (!object.is_object() || it == object.end() || !it->is_number()) {
-        return Cell(object, field);
-    }
-    char text[32];
-    std::snprintf(text, sizeof text, "%g", it->get<double>());
-    return text;
 }
 
 std::string AuthText(const Json& model) {
@@ -451,17 +413,6 @@ std::string SecondsBetween(const Json& object, std::string_view from, std::strin
     char text[32];
     std::snprintf(text, sizeof text, "%.1fs", *end - *start);
     return text;
-}
-
-void PrintFields(std::span<const std::pair<const char*, std::string>> fields) {
-    std::size_t width = 0;
-    for (const auto& [label, value] : fields) {
-        width = std::max(width, std::string_view(label).size());
-    }
-    for (const auto& [label, value] : fields) {
-        std::string_view name(label);
-        std::cout << name << std::string(width - name.size() + 2, ' ') << value << '\n';
-    }
 }
 
 void PrintBuildTable(const Json& builds) {
@@ -659,73 +610,6 @@ Result<std::string> PathOfDeployment(const ModelScope& scope, const Json& deploy
 
 // ---------------------------------------------------------------------------------------------
 // Waiting and logs
-
-// Ctrl-C while waiting or following: the handler only notes it, so the loop can stop between
-// two requests, with everything received written out.
-volatile std::sig_atomic_t g_interrupted = 0;
-
-extern "C" void NoteModelInterrupt(int) {
-    g_interrupted = 1;
-}
-
-class InterruptWatch {
-public:
-    InterruptWatch() {
-        g_interrupted = 0;
-        struct sigaction action {};
-        action.sa_handler = NoteModelInterrupt;
-        sigemptyset(&action.sa_mask);
-        action.sa_flags = 0;  // no SA_RESTART: a pause ends as soon as Ctrl-C is pressed
-        installed_ = sigaction(SIGINT, &action, &previous_) == 0;
-    }
-    ~InterruptWatch() {
-        if (installed_) {
-            sigaction(SIGINT, &previous_, nullptr);
-        }
-    }
-    InterruptWatch(const InterruptWatch&) = delete;
-    InterruptWatch& operator=(const InterruptWatch&) = delete;
-
-    bool interrupted() const { return g_interrupted != 0; }
-
-private:
-    struct sigaction previous_ {};
-    bool installed_ = false;
-};
-
-// Ends the process as interrupted by Ctrl-C (killed by SIGINT, which a calling shell or
-// script loop recognises), once what was received is written out.
-[[noreturn]] void DieOfInterrupt() {
-    std::cout.flush();
-    std::fflush(stdout);
-    std::cerr.flush();
-    std::signal(SIGINT, SIG_DFL);
-    std::raise(SIGINT);
-    std::_Exit(128 + SIGINT);
-}
-
-// Sleeps, unless Ctrl-C comes first.
-void Pause(std::chrono::milliseconds duration) {
-    if (g_interrupted != 0) {
-        return;
-    }
-    timespec request{};
-    request.tv_sec = static_cast<time_t>(duration.count() / 1000);
-    request.tv_nsec = static_cast<long>(duration.count() % 1000) * 1000000L;
-    nanosleep(&request, nullptr);  // EINTR ends it early, which is the point
-}
-
-std::uint64_t HeaderNumber(const HttpResponse& response,
-                           std::string_view name,
-                           std::uint64_t fallback) {
-    std::string text = response.Header(name);
-    std::uint64_t value = 0;
-    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-    if (text.empty() || ec != std::errc() || end != text.data() + text.size()) {
-        return fallback;
-    }
-    return value;
-}
 
 Result<HttpResponse> GetLogPiece(ApiClient& client, const std::string& log_path, std::size_t at) {
     Result<HttpResponse> response =
