@@ -1,5 +1,6 @@
 // Jobs, their runs, run logs (read from an offset, or followed over a WebSocket), and quotas.
 #include "api/endpoint.h"
+#include "api/render.h"
 #include "api/routes.h"
 #include "core/clock.h"
 
@@ -52,10 +53,6 @@ json RenderJob(const jobs::Job& j) {
     return out;
 }
 
-json Time(const std::optional<std::int64_t>& t) {
-    return t ? json(FormatTime(*t)) : json(nullptr);
-}
-
 json RenderRun(const compute::Workload& w) {
     json duration = nullptr;
     if (w.started_at) {
@@ -77,8 +74,8 @@ json RenderRun(const compute::Workload& w) {
             {"nvidia_gpu", w.spec.resources.gpus},
             {"exit_code", w.exit_code ? json(*w.exit_code) : json(nullptr)},
             {"created_at", FormatTime(w.created_at)},
-            {"started_at", Time(w.started_at)},
-            {"finished_at", Time(w.finished_at)},
+            {"started_at", OptionalTime(w.started_at)},
+            {"finished_at", OptionalTime(w.finished_at)},
             {"duration_seconds", duration}};
 }
 

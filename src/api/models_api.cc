@@ -1,5 +1,6 @@
 // Models, their builds (with build logs) and deployments (with replicas and replica logs).
 #include "api/endpoint.h"
+#include "api/render.h"
 #include "api/routes.h"
 #include "core/clock.h"
 
@@ -10,10 +11,6 @@ using serving::Build;
 using serving::Deployment;
 using serving::DeploymentConfig;
 using serving::Model;
-
-json Time(const std::optional<std::int64_t>& t) {
-    return t ? json(FormatTime(*t)) : json(nullptr);
-}
 
 json OptionalId(const std::optional<std::int64_t>& id) { return id ? json(*id) : json(nullptr); }
 
@@ -67,8 +64,8 @@ json RenderBuild(Services& s, const Build& b) {
             {"packages", b.info.contains("packages") ? b.info["packages"] : json::array()},
             {"created_by", b.created_by_name},
             {"created_at", FormatTime(b.created_at)},
-            {"started_at", Time(b.started_at)},
-            {"finished_at", Time(b.finished_at)}};
+            {"started_at", OptionalTime(b.started_at)},
+            {"finished_at", OptionalTime(b.finished_at)}};
 }
 
 json Quantiles(const serving::LatencyHistogram& h) {
@@ -104,8 +101,8 @@ json RenderDeployment(Services& s, const Deployment& d) {
                 {"scale_down_delay_seconds", c.scale_down_delay_seconds},
                 {"created_by", d.created_by_name},
                 {"created_at", FormatTime(d.created_at)},
-                {"deployed_at", Time(d.deployed_at)},
-                {"stopped_at", Time(d.stopped_at)}};
+                {"deployed_at", OptionalTime(d.deployed_at)},
+                {"stopped_at", OptionalTime(d.stopped_at)}};
     auto live = s.serving.Live(d.id);
     out["ready_replicas"] = live ? live->ready : 0;
     if (d.state == serving::DeploymentState::kDeploying) {
@@ -454,8 +451,8 @@ void RegisterModelRoutes(http::Router& router, Services& s) {
                                          {"requests", r.requests},
                                          {"errors", r.errors},
                                          {"reason", r.reason},
-                                         {"started_at", Time(r.started_at)},
-                                         {"finished_at", Time(r.finished_at)}});
+                                         {"started_at", OptionalTime(r.started_at)},
+                                         {"finished_at", OptionalTime(r.finished_at)}});
                     }
                     ASSIGN_OR_RETURN(json page, PageOf(ctx.request, items, "replicas"));
                     return http::Response::Json(200, page);

@@ -7,6 +7,10 @@ namespace lathe::api {
 
 using nlohmann::json;
 
+json OptionalTime(const std::optional<std::int64_t>& unix_ms) {
+    return unix_ms ? json(FormatTime(*unix_ms)) : json(nullptr);
+}
+
 json RenderUser(const auth::User& u) {
     return {{"username", u.username}, {"display_name", u.display_name}, {"email", u.email},
             {"is_admin", u.is_admin}, {"disabled", u.disabled},

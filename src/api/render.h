@@ -1,6 +1,9 @@
 // JSON shapes of API resources, in one place so every endpoint renders them the same way.
 #pragma once
 
+#include <cstdint>
+#include <optional>
+
 #include <nlohmann/json.hpp>
 
 #include "auth/accounts.h"
@@ -12,6 +15,8 @@
 
 namespace lathe::api {
 
+// An RFC 3339 time, or null.
+nlohmann::json OptionalTime(const std::optional<std::int64_t>& unix_ms);
 nlohmann::json RenderUser(const auth::User& u);
 nlohmann::json RenderKey(const auth::ApiKeyInfo& k, bool with_username);
 nlohmann::json RenderTeam(const auth::Team& t);
