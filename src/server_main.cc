@@ -231,8 +231,22 @@ int RunServer(const std::vector<std::string>& args) {
     serving_options.listen_port = config.serving_port;
     serving_options.advertise = config.serving_advertise;
     serving_options.max_snapshot_bytes = static_cast<std::int64_t>(config.max_project_bytes);
+    metrics::MetricsOptions metrics_options;
+    metrics_options.path = data_dir / "metrics.db";
+    metrics_options.synchronous_full = config.metrics_synchronous == "full";
+    metrics_options.retention.raw_ms = std::int64_t{config.metrics_retention_days} * 86'400'000;
+    metrics_options.retention.minute_ms =
+        std::int64_t{config.metrics_minute_rollup_days} * 86'400'000;
+    metrics_options.rollup_interval = std::chrono::seconds(config.metrics_rollup_seconds);
+    metrics_options.writer.max_queue_records =
+        static_cast<std::size_t>(config.metrics_queue_records);
+    auto metrics_service = metrics::MetricsService::Open(metrics_options, clock);
+    if (!metrics_service) {
+        return Fail(metrics_service.error().message);
+    }
     serving::ModelServing serving(model_registry, scheduler, workloads, logs, environment, jobs,
                                   clock, serving_options);
+    serving.SetMetrics(metrics_service->get());
     scheduler.AddFinishListener(
         [&serving](const compute::Workload& w) { serving.OnWorkloadFinished(w); });
     scheduler.SetLaunchHook([&accounts, &serving](const compute::Workload& w) {
@@ -262,7 +276,8 @@ int RunServer(const std::vector<std::string>& args) {
 
     api::Services services{**store,   accounts,  teams,     audit,     projects, environment,
                            config,    clock,     temp_dir,  workloads, logs,     scheduler,
-                           jobs,      experiments, model_registry, serving};
+                           jobs,      experiments, model_registry, serving,
+                           **metrics_service};
     http::Router router;
     api::RegisterRoutes(router, services);
 

@@ -331,7 +331,7 @@ def _serve():
         print("cannot use %s as the working directory: %s" % (home, error), file=sys.stderr)
         sys.exit(1)
 
-    meta = _install_metrics_hook()
+    meta = _install_metrics_hook({})
     model_file, function, fn, seconds = _load(home, "model failed to load")
     meta.clear()  # metrics tracked at import time belong to no call
     signal.signal(signal.SIGTERM, _on_sigterm)  # again, in case the model's import took it over
@@ -378,17 +378,18 @@ def _max_batch_size():
         return 0
 
 
-def _install_metrics_hook():
-    """Points cdsw's in-replica hook at the dict this worker turns into RESULT meta. Imported
-    before the home directory goes on sys.path, so the SDK's cdsw is the one the model gets."""
-    meta = {}
+def _install_metrics_hook(meta):
+    """Points the SDK's in-replica hook (`lathe.metrics._replica_meta`) at `meta`, the dict this
+    worker turns into RESULT meta; `track_metric` and `@model_metrics` fill it during a call.
+    First done before the home directory goes on sys.path, so the SDK the model imports is the
+    one hooked. Returns meta."""
     try:
-        import cdsw
+        from lathe import metrics as hook
     except ImportError:  # no SDK on the path: the model can't track metrics, nothing else changes
         return meta
-    cdsw._replica_meta = meta
-    if getattr(cdsw, "__file__", None):  # @model_metrics' wrapper is not the user's frame either
-        _INTERNAL_FILES.add(cdsw.__file__)
+    hook._replica_meta = meta
+    if getattr(hook, "__file__", None):  # @model_metrics' wrapper is not the user's frame either
+        _INTERNAL_FILES.add(hook.__file__)
     return meta
 
 
@@ -503,7 +504,8 @@ def _compact(buf, view, capacity, start, end):
 
 
 class _ThreadMeta:
-    """cdsw._replica_meta when calls run on several threads: each thread's call has its own."""
+    """The SDK's `_replica_meta` when calls run on several threads: each thread's call has its
+    own dict."""
 
     def __init__(self):
         self._local = threading.local()
@@ -541,13 +543,7 @@ def _concurrent_loop(sock, fn, buf, start, end, workers):
     goes out when its call ends, with its call's id, so answers may come out of order."""
     import concurrent.futures
 
-    threaded_meta = _ThreadMeta()
-    try:
-        import cdsw
-
-        cdsw._replica_meta = threaded_meta
-    except ImportError:
-        pass
+    threaded_meta = _install_metrics_hook(_ThreadMeta())
     send_lock = threading.Lock()
     local = threading.local()
     pool = concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="call")

@@ -14,6 +14,7 @@
 #include "http/router.h"
 #include "jobs/experiments.h"
 #include "jobs/jobs.h"
+#include "metrics/metrics_service.h"
 #include "projects/environment.h"
 #include "projects/projects.h"
 #include "serving/model_serving.h"
@@ -40,6 +41,7 @@ struct Services {
     jobs::Experiments& experiments;
     serving::ModelRegistry& models;
     serving::ModelServing& serving;
+    metrics::MetricsService& metrics;
 };
 
 void RegisterRoutes(http::Router& router, Services& services);

@@ -26,7 +26,17 @@ Result<auth::Principal> Authenticate(Context& ctx) {
             return MakeError(ErrorCode::kUnauthenticated,
                              "the Authorization header must be 'Bearer <API key>'");
         }
-        return ctx.services.accounts.AuthenticateApiKey(authorization.substr(kBearer.size()));
+        const std::string_view key = authorization.substr(kBearer.size());
+        if (key.starts_with(serving::ModelServing::kReplicaKeyPrefix)) {
+            ASSIGN_OR_RETURN(auto owner, ctx.services.serving.AuthenticateReplicaKey(key));
+            auth::Principal p;
+            p.method = auth::AuthMethod::kReplica;
+            p.username = "replica:" + std::to_string(owner.workload_id);
+            p.replica_deployment_id = owner.deployment_id;
+            p.replica_project_id = owner.project_id;
+            return p;
+        }
+        return ctx.services.accounts.AuthenticateApiKey(key);
     }
     std::string_view cookie = req.Cookie("lathe_session");
     if (!cookie.empty()) {
@@ -118,6 +128,12 @@ Status Authorize(Context& ctx, Action action) {
     } else if (!ctx.principal.authenticated()) {
         ASSIGN_OR_RETURN(ctx.principal, Authenticate(ctx));
     }
+    // A model replica's key reaches its own deployment's metrics and nothing else; the metrics
+    // handlers check the deployment.
+    if (ctx.principal.method == auth::AuthMethod::kReplica && action != Action::kMetricsAccess) {
+        return MakeError(ErrorCode::kPermissionDenied,
+                         "a model replica's key may only be used for its deployment's metrics");
+    }
     std::string description;
     ASSIGN_OR_RETURN(ctx.role, ResolveRole(ctx, rule, &description));
     return auth::Decide(rule, ctx.role, description);
@@ -144,13 +160,16 @@ void Audit(Context& ctx, const std::string& action, int status) {
     }
 }
 
-http::Response Finish(Context& ctx, const std::string& audit_action, Result<http::Response> r) {
+http::Response Finish(Context& ctx, const std::string& audit_action, Result<http::Response> r,
+                      bool audit = true) {
     http::Response resp = r ? std::move(*r) : http::ErrorResponse(r.error());
     if (!r && r.error().code == ErrorCode::kInternal) {
         LogError("request failed", {{"request_id", ctx.request.request_id},
                                     {"error", r.error().message}});
     }
-    Audit(ctx, audit_action, resp.status);
+    if (audit) {
+        Audit(ctx, audit_action, resp.status);
+    }
     resp.log_actor = ctx.principal.authenticated() ? ctx.principal.username : ctx.audit_actor;
     return resp;
 }
@@ -169,13 +188,13 @@ void AddEndpoint(http::Router& router, Services& services, std::string method,
     route.action = std::string(auth::RuleFor(action).name);
     route.body = options.body;
     route.run_inline = options.run_inline;
-    route.handler = [&services, action, audit_action,
+    route.handler = [&services, action, audit_action, audit = options.audit,
                      handler = std::move(handler)](http::Request& req) -> http::Response {
         Context ctx{req, services, {}, Role::kNone, 0, 0, {}, {}};
         if (auto st = Authorize(ctx, action); !st) {
-            return Finish(ctx, audit_action, std::unexpected(st.error()));
+            return Finish(ctx, audit_action, std::unexpected(st.error()), audit);
         }
-        return Finish(ctx, audit_action, handler(ctx));
+        return Finish(ctx, audit_action, handler(ctx), audit);
     };
     if (options.body == http::BodyMode::kStreamToFile) {
         route.before_body = [&services, action,

@@ -42,6 +42,8 @@ using ApiHandler = std::function<Result<http::Response>(Context&)>;
 struct EndpointOptions {
     http::BodyMode body = http::BodyMode::kBuffered;
     bool run_inline = false;
+    // Data traffic (prediction metrics) is not a user's change to the workspace: not audited.
+    bool audit = true;
 };
 
 // Registers a route whose every request authenticates (unless the action is public), resolves

@@ -17,6 +17,7 @@ void RegisterRoutes(http::Router& router, Services& services) {
     RegisterRunnerRoutes(router, services);
     RegisterModelRoutes(router, services);
     RegisterServingRoutes(router, services);
+    RegisterMetricsRoutes(router, services);
 }
 
 }  // namespace lathe::api

@@ -18,6 +18,7 @@ void RegisterJobRoutes(http::Router& router, Services& services);
 void RegisterRunnerRoutes(http::Router& router, Services& services);
 void RegisterModelRoutes(http::Router& router, Services& services);
 void RegisterServingRoutes(http::Router& router, Services& services);
+void RegisterMetricsRoutes(http::Router& router, Services& services);
 
 // The OpenAPI document (embedded src/api/openapi.yaml) as JSON.
 const std::string& OpenApiJson();

@@ -388,6 +388,7 @@ void RegisterServingRoutes(http::Router& router, Services& s) {
                     http::Response r;
                     r.content_type = "text/plain; version=0.0.4; charset=utf-8";
                     r.body = ctx.services.serving.PrometheusText();
+                    r.body += ctx.services.metrics.PrometheusText();
                     return r;
                 });
 }

@@ -76,6 +76,9 @@ const std::vector<PolicyRule>& PolicyTable() {
         {A::kModelCall, "model.call", S::kPublic, R::kNone},
         {A::kModelCallAuthorized, "project.models.call", S::kProject, R::kViewer},
         {A::kServingMetricsRead, "serving.metrics.read", S::kSite, R::kAdmin},
+        {A::kMetricsAccess, "metrics.access", S::kSite, R::kViewer},
+        {A::kProjectMetricsRead, "project.metrics.read", S::kProject, R::kViewer},
+        {A::kProjectMetricsWrite, "project.metrics.write", S::kProject, R::kOperator},
     };
     return kTable;
 }

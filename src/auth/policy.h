@@ -72,10 +72,13 @@ enum class Action {
     kModelCall,            // POST /model: open; the model's auth switch decides (next rule)
     kModelCallAuthorized,  // a caller of a model whose auth is on
     kServingMetricsRead,
+    kMetricsAccess,        // /api/v2/metrics...: signed in; the handler checks the next two
+    kProjectMetricsRead,   // on the project of the deployment whose metrics are read
+    kProjectMetricsWrite,  // ... or written (delayed and aggregate metrics)
 };
 
 // The last enumerator, so tests can walk every Action.
-inline constexpr Action kLastAction = Action::kServingMetricsRead;
+inline constexpr Action kLastAction = Action::kProjectMetricsWrite;
 
 struct PolicyRule {
     Action action;

@@ -6,7 +6,7 @@
 
 namespace lathe::auth {
 
-enum class AuthMethod { kNone, kSession, kApiKey, kRunner };
+enum class AuthMethod { kNone, kSession, kApiKey, kRunner, kReplica };
 
 struct Principal {
     std::int64_t user_id = 0;
@@ -16,6 +16,8 @@ struct Principal {
     std::int64_t session_id = 0;  // kSession
     std::string csrf_token;       // kSession
     std::int64_t key_id = 0;      // kApiKey
+    std::int64_t replica_deployment_id = 0;  // kReplica: the only deployment it may touch
+    std::int64_t replica_project_id = 0;     // kReplica
 
     bool authenticated() const { return method != AuthMethod::kNone; }
 };

@@ -173,6 +173,23 @@ const std::vector<SettingSpec>& ServerSettings() {
         StringSetting("sqlite_synchronous",
                       "SQLite durability: full (survives power loss) or normal (survives a crash)",
                       &C::sqlite_synchronous, {"full", "normal"}),
+        IntSetting<int>("metrics_retention_days",
+                        "days raw prediction records are kept before only their rollups remain",
+                        &C::metrics_retention_days, 1, 36500),
+        IntSetting<int>("metrics_minute_rollup_days",
+                        "days per-minute metric rollups are kept (per-hour ones are kept)",
+                        &C::metrics_minute_rollup_days, 1, 36500),
+        IntSetting<int>("metrics_queue_records",
+                        "prediction records waiting to be stored before calls get 503",
+                        &C::metrics_queue_records, 1000, 10000000),
+        IntSetting<int>("metrics_rollup_seconds",
+                        "how often new prediction records are rolled into per-minute and per-hour "
+                        "summaries (charts lag by up to this much)",
+                        &C::metrics_rollup_seconds, 1, 3600),
+        StringSetting("metrics_synchronous",
+                      "metrics store durability: normal (survives a crash of the server) or full "
+                      "(also survives power loss, slower)",
+                      &C::metrics_synchronous, {"full", "normal"}),
     };
     return kSettings;
 }

@@ -46,6 +46,11 @@ struct ServerConfig {
     std::string serving_host = "127.0.0.1";  // where model replicas dial in
     int serving_port = 0;                     // 0: a free port
     std::string serving_advertise;            // host:port replicas dial (default: the bound one)
+    int metrics_retention_days = 30;          // raw prediction records; rollups stay
+    int metrics_minute_rollup_days = 90;      // per-minute rollups; per-hour ones stay
+    int metrics_queue_records = 200000;       // the prediction writer's queue bound
+    std::string metrics_synchronous = "normal";
+    int metrics_rollup_seconds = 10;          // how often new records are rolled up
 };
 
 // One documented setting: its YAML key, environment variable and flag are derived from `name`.

@@ -10,6 +10,7 @@
 
 #include "core/crypto.h"
 #include "core/log.h"
+#include "metrics/metrics_service.h"
 
 namespace lathe::serving {
 namespace {
@@ -116,8 +117,9 @@ Status ModelServing::Start(const std::string& api_url, boost::asio::io_context* 
         }
         auto model = registry_.GetModelById(d.model_id);
         auto build = registry_.GetBuildById(d.build_id);
-        auto pool = NewPool(d);
-        if (!model || !build || !pool) {
+        auto pool = model && build ? NewPool(d, *model, *build)
+                                   : Result<std::shared_ptr<ReplicaPool>>(std::shared_ptr<ReplicaPool>());
+        if (!model || !build || !pool || !*pool) {
             (void)registry_.SetDeploymentState(d.id, DeploymentState::kFailed,
                                                "could not resume after a restart");
             continue;
@@ -248,7 +250,47 @@ void ModelServing::Call(const ServingTarget& target, std::string request, CallDo
     }
     // A deployment being replaced keeps taking calls for a grace period after the switch, so a
     // call that looked it up just before still lands.
-    target.pool->Submit(std::move(request), std::move(done));
+    if (metrics_ == nullptr) {
+        target.pool->Submit(std::move(request), std::move(done));
+        return;
+    }
+    // A tracked prediction is answered once its record is committed, so a caller that got a
+    // uuid can always attach delayed metrics to it, even across a crash of the server.
+    target.pool->Submit(
+        std::move(request),
+        [metrics = metrics_, deployment = target.pool->deployment_id(),
+         done = std::move(done)](CallOutcome&& o) mutable {
+            if (o.status != 200 || o.meta.empty()) {
+                done(std::move(o));
+                return;
+            }
+            auto record = metrics::RecordFromMeta(o.meta, deployment, o.start_ms, o.fn_ns);
+            if (!record) {
+                LogWarn("a replica sent metrics that are not stored",
+                        {{"deployment", deployment}, {"error", record.error().message}});
+                done(std::move(o));
+                return;
+            }
+            auto shared = std::make_shared<std::pair<CallOutcome, CallDone>>(std::move(o),
+                                                                             std::move(done));
+            const bool queued = metrics->Record(std::move(*record), [shared](const Status& st) {
+                CallOutcome& out = shared->first;
+                if (!st) {
+                    out.status = 503;
+                    out.body = "the prediction's metrics could not be stored: " +
+                               st.error().message;
+                    out.retry_after_seconds = 1;
+                }
+                shared->second(std::move(out));
+            });
+            if (!queued) {
+                CallOutcome& out = shared->first;
+                out.status = 503;
+                out.body = "the metrics store is behind; retry shortly";
+                out.retry_after_seconds = 1;
+                shared->second(std::move(out));
+            }
+        });
 }
 
 bool ModelServing::AnyDeployed() {
@@ -487,8 +529,22 @@ void ModelServing::RunBuild(std::int64_t build_id) {
 
 // ---- deployments
 
-Result<std::shared_ptr<ReplicaPool>> ModelServing::NewPool(const Deployment& d) {
+Result<std::shared_ptr<ReplicaPool>> ModelServing::NewPool(const Deployment& d,
+                                                          const Model& model,
+                                                          const Build& build) {
+    if (metrics_ != nullptr) {
+        metrics::Series series;
+        series.deployment_id = d.id;
+        series.project_id = d.project_id;
+        series.model_id = d.model_id;
+        series.build_id = d.build_id;
+        series.model_crn = Crn(options_.workspace, "model", model.uuid);
+        series.build_crn = Crn(options_.workspace, "model-build", build.uuid);
+        series.deployment_crn = Crn(options_.workspace, "model-deployment", d.uuid);
+        RETURN_IF_ERROR(metrics_->RegisterDeployment(series));
+    }
     PoolSettings s;
+    s.deployment_id = d.id;
     s.concurrency = d.config.concurrency;
     s.pipeline_depth = d.config.pipeline_depth;
     s.queue_size = d.config.queue_size;
@@ -534,7 +590,7 @@ Result<Deployment> ModelServing::Deploy(std::int64_t project_id, std::int64_t mo
     d.config = config;
     d.created_by = user_id;
     ASSIGN_OR_RETURN(Deployment created, registry_.CreateDeployment(std::move(d)));
-    ASSIGN_OR_RETURN(auto pool, NewPool(created));
+    ASSIGN_OR_RETURN(auto pool, NewPool(created, model, build));
     auto rt = std::make_unique<Runtime>();
     rt->record = created;
     rt->model = model;
@@ -745,7 +801,39 @@ Result<ReplicaListener::Admission> ModelServing::Admit(std::string_view hello) {
 compute::LaunchExtras ModelServing::ReplicaLaunchExtras(const compute::Workload& w) {
     compute::LaunchExtras extras;
     extras.env["LATHE_REPLICA_TOKEN"] = Token(w.id);
+    // The SDK's key inside the replica: this replica's own, never its owner's.
+    const std::string key = std::string(kReplicaKeyPrefix) + Token(w.id);
+    for (const char* name : {"LATHE_API_KEY", "CDSW_API_KEY", "CDSW_APIV2_KEY"}) {
+        extras.env[name] = key;
+    }
     return extras;
+}
+
+Result<ModelServing::ReplicaKeyOwner> ModelServing::AuthenticateReplicaKey(std::string_view key) {
+    auto invalid = [] {
+        return MakeError(ErrorCode::kUnauthenticated,
+                         "this model replica key is not valid (its replica has ended)");
+    };
+    if (!key.starts_with(kReplicaKeyPrefix)) {
+        return invalid();
+    }
+    const std::string token(key.substr(kReplicaKeyPrefix.size()));
+    const auto dot = token.find('.');
+    std::int64_t id = 0;
+    try {
+        id = std::stoll(token.substr(0, dot));
+    } catch (...) {
+        return invalid();
+    }
+    if (dot == std::string::npos || !ConstantTimeEquals(token, Token(id))) {
+        return invalid();
+    }
+    std::lock_guard lock(mu_);
+    Runtime* rt = RuntimeOfWorkload(id);
+    if (rt == nullptr) {
+        return invalid();
+    }
+    return ReplicaKeyOwner{id, rt->record.id, rt->record.project_id};
 }
 
 void ModelServing::OnWorkloadFinished(const compute::Workload& w) {

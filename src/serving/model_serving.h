@@ -30,6 +30,10 @@
 #include "serving/replica_pool.h"
 #include "serving/snapshot.h"
 
+namespace lathe::metrics {
+class MetricsService;
+}
+
 namespace lathe::serving {
 
 struct ServingOptions {
@@ -96,6 +100,9 @@ public:
     // under way when the server stopped. `api_url` is the server's URL as workloads reach it;
     // replica connections are served on `io` (the HTTP server's threads) when given.
     Status Start(const std::string& api_url, boost::asio::io_context* io = nullptr);
+    // Where tracked predictions go. Set before Start; without it metrics are answered but not
+    // stored.
+    void SetMetrics(metrics::MetricsService* m) { metrics_ = m; }
     // Lets calls in flight finish (a few seconds at most), answers the rest with 503, closes the
     // replica connections. Call it while the HTTP server's threads still run.
     void Shutdown();
@@ -136,6 +143,15 @@ public:
     // ---- scheduler hooks
     // What a replica's launch adds: its token for the listener.
     compute::LaunchExtras ReplicaLaunchExtras(const compute::Workload& w);
+    // The per-replica API key the SDK inside a replica uses (LATHE_API_KEY there): valid while
+    // the replica's deployment runs, and only for that deployment's metrics.
+    struct ReplicaKeyOwner {
+        std::int64_t workload_id = 0;
+        std::int64_t deployment_id = 0;
+        std::int64_t project_id = 0;
+    };
+    static constexpr std::string_view kReplicaKeyPrefix = "lrk_";
+    Result<ReplicaKeyOwner> AuthenticateReplicaKey(std::string_view key);
     void OnWorkloadFinished(const compute::Workload& w);
 
 private:
@@ -175,7 +191,9 @@ private:
                         std::vector<std::int64_t>& finished);
     void Autoscale(Runtime& rt);
     Status SubmitReplica(Runtime& rt);
-    Result<std::shared_ptr<ReplicaPool>> NewPool(const Deployment& d);
+    // Also registers the deployment's metrics series.
+    Result<std::shared_ptr<ReplicaPool>> NewPool(const Deployment& d, const Model& model,
+                                                 const Build& build);
     Runtime* RuntimeOfWorkload(std::int64_t workload_id);
     void BeginStop(Runtime& rt, DeploymentState final_state, const std::string& reason,
                    std::chrono::milliseconds drain_grace);
@@ -196,6 +214,7 @@ private:
     projects::Environment& environment_;
     jobs::Jobs& jobs_;
     const Clock& clock_;
+    metrics::MetricsService* metrics_ = nullptr;
     ServingOptions options_;
     SnapshotStore snapshots_;
     ReplicaListener listener_;

@@ -47,6 +47,7 @@ public:
 };
 
 struct PoolSettings {
+    std::int64_t deployment_id = 0;  // whose calls these are (metrics records name it)
     int concurrency = 1;
     int pipeline_depth = 4;
     int queue_size = 1024;
@@ -89,6 +90,7 @@ public:
     ~ReplicaPool();
 
     const std::string& name() const { return name_; }
+    std::int64_t deployment_id() const { return settings_.deployment_id; }
     void SetCompleted(CompletedFn fn) { completed_ = std::move(fn); }
 
     // Routes a request (JSON text). `done` gets the outcome; 429 at once when the queue is full

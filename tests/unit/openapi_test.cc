@@ -50,13 +50,20 @@ protected:
         serving_ = std::make_unique<serving::ModelServing>(*models_, *scheduler_, *workloads_,
                                                            *logs_, *env_, *jobs_, clock_,
                                                            serving_options);
+        metrics::MetricsOptions metrics_options;
+        metrics_options.path = dir_ / "metrics.db";
+        auto metrics = metrics::MetricsService::Open(metrics_options, clock_);
+        ASSERT_TRUE(metrics) << metrics.error().message;
+        metrics_ = std::move(*metrics);
         services_ = std::make_unique<api::Services>(
             api::Services{*store_, *accounts_, *teams_, *audit_, *projects_, *env_, config_, clock_,
                           dir_, *workloads_, *logs_, *scheduler_, *jobs_, *experiments_, *models_,
-                          *serving_});
+                          *serving_, *metrics_});
         api::RegisterRoutes(router_, *services_);
     }
     void TearDown() override {
+        services_.reset();
+        metrics_.reset();
         std::error_code ec;
         fs::remove_all(dir_, ec);
     }
@@ -65,6 +72,7 @@ protected:
     SystemClock clock_;
     ServerConfig config_;
     std::unique_ptr<store::SqliteStore> store_;
+    std::unique_ptr<metrics::MetricsService> metrics_;
     std::unique_ptr<SecretBox> box_;
     std::unique_ptr<auth::Accounts> accounts_;
     std::unique_ptr<auth::Teams> teams_;

@@ -149,6 +149,8 @@ const std::map<std::string_view, Role>& ExpectedProjectLadder() {
         {"project.models.call", Role::kViewer},
         {"project.models.operate", Role::kOperator},
         {"project.models.write", Role::kContributor},
+        {"project.metrics.read", Role::kViewer},
+        {"project.metrics.write", Role::kOperator},
     };
     return kLadder;
 }

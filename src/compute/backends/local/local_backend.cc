@@ -10,13 +10,14 @@
 #include <fstream>
 
 #include "compute/backends/local/sandbox.h"
+#include "core/embedded.h"
 #include "core/log.h"
 
 #include <cerrno>
 #include <cstring>
 
-extern const unsigned char kSdkCdswPy[];
-extern const std::size_t kSdkCdswPySize;
+extern const lathe::EmbeddedFile kSdkFiles[];
+extern const std::size_t kSdkFilesCount;
 extern const unsigned char kLatheWorkerPy[];
 extern const std::size_t kLatheWorkerPySize;
 
@@ -131,7 +132,10 @@ LocalBackend::LocalBackend(LocalBackendOptions options) : options_(std::move(opt
     if (!ec) {
         // The SDK that workloads import (`import cdsw`) and the model worker, from the copies
         // built into this binary.
-        WriteEmbedded(staging_ / "sdk" / "cdsw" / "__init__.py", kSdkCdswPy, kSdkCdswPySize, ec);
+        for (std::size_t i = 0; i < kSdkFilesCount && !ec; ++i) {
+            WriteEmbedded(staging_ / "sdk" / kSdkFiles[i].path, kSdkFiles[i].data,
+                          kSdkFiles[i].size, ec);
+        }
         ::chmod((staging_ / "sdk").c_str(), 0755);
     }
     if (!ec) {

@@ -1,0 +1,18 @@
+# Turns every .py file of the Python packages under ROOT (PACKAGES, a ;-list) into one C++ source
+# defining `extern const lathe::EmbeddedFile SYMBOL[]` and `SYMBOLCount` (see src/core/embedded.h).
+set(entries "")
+set(arrays "")
+set(index 0)
+foreach(package IN LISTS PACKAGES)
+    file(GLOB_RECURSE files RELATIVE ${ROOT} ${ROOT}/${package}/*.py)
+    list(SORT files)
+    foreach(rel IN LISTS files)
+        file(READ ${ROOT}/${rel} CONTENT HEX)
+        string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," BYTES "${CONTENT}")
+        string(APPEND arrays "static const unsigned char kFile${index}[] = {${BYTES} 0x00};\n")
+        string(APPEND entries "    {\"${rel}\", kFile${index}, sizeof(kFile${index}) - 1},\n")
+        math(EXPR index "${index} + 1")
+    endforeach()
+endforeach()
+file(WRITE ${OUT}.tmp "// Generated from ${ROOT}; do not edit.\n#include \"core/embedded.h\"\n\n${arrays}\nextern const lathe::EmbeddedFile ${SYMBOL}[] = {\n${entries}};\nextern const std::size_t ${SYMBOL}Count = ${index};\n")
+file(COPY_FILE ${OUT}.tmp ${OUT} ONLY_IF_DIFFERENT)

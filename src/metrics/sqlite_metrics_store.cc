@@ -1,0 +1,921 @@
+// SQLite implementation of the metrics store: predictions appended in id (arrival) order with a
+// per-minute span index instead of a time index, rollups maintained incrementally by id.
+#include "metrics/sqlite_metrics_store.h"
+
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <cmath>
+#include <condition_variable>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <unordered_map>
+
+#include "metrics/summary.h"
+
+namespace lathe::metrics {
+
+using json = nlohmann::json;
+
+namespace {
+
+constexpr std::int64_t kMinuteMs = 60 * 1000;
+constexpr std::int64_t kHourMs = 3600 * 1000;
+
+std::int64_t FloorTo(std::int64_t t, std::int64_t step) {
+    std::int64_t q = t / step;
+    if (t % step != 0 && t < 0) {
+        --q;
+    }
+    return q * step;
+}
+
+constexpr const char* kSchema = R"sql(
+CREATE TABLE IF NOT EXISTS series (
+    id INTEGER PRIMARY KEY,
+    deployment_id INTEGER NOT NULL UNIQUE,
+    project_id INTEGER NOT NULL,
+    model_id INTEGER NOT NULL,
+    build_id INTEGER NOT NULL,
+    model_crn TEXT NOT NULL,
+    build_crn TEXT NOT NULL,
+    deployment_crn TEXT NOT NULL UNIQUE,
+    raw_kept_from_ms INTEGER NOT NULL DEFAULT 0);
+CREATE INDEX IF NOT EXISTS series_model ON series(model_crn);
+CREATE INDEX IF NOT EXISTS series_build ON series(build_crn);
+CREATE TABLE IF NOT EXISTS predictions (
+    id INTEGER PRIMARY KEY,
+    series INTEGER NOT NULL,
+    uuid TEXT NOT NULL,
+    start_ms INTEGER NOT NULL,
+    end_ms INTEGER NOT NULL,
+    metrics TEXT NOT NULL);
+CREATE UNIQUE INDEX IF NOT EXISTS predictions_uuid ON predictions(uuid);
+CREATE TABLE IF NOT EXISTS prediction_spans (
+    series INTEGER NOT NULL,
+    minute_ms INTEGER NOT NULL,
+    first_id INTEGER NOT NULL,
+    last_id INTEGER NOT NULL,
+    PRIMARY KEY (series, minute_ms)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS delayed (
+    id INTEGER PRIMARY KEY,
+    prediction INTEGER NOT NULL,
+    series INTEGER NOT NULL,
+    at_ms INTEGER NOT NULL,
+    metrics TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS delayed_prediction ON delayed(prediction);
+CREATE TABLE IF NOT EXISTS aggregates (
+    id INTEGER PRIMARY KEY,
+    series INTEGER NOT NULL,
+    start_ms INTEGER NOT NULL,
+    end_ms INTEGER NOT NULL,
+    metrics TEXT NOT NULL,
+    at_ms INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS aggregates_series ON aggregates(series, start_ms);
+CREATE TABLE IF NOT EXISTS rollups (
+    series INTEGER NOT NULL,
+    resolution_ms INTEGER NOT NULL,
+    bucket_ms INTEGER NOT NULL,
+    metric TEXT NOT NULL,
+    summary BLOB NOT NULL,
+    PRIMARY KEY (series, resolution_ms, bucket_ms, metric)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS rollup_state (
+    name TEXT PRIMARY KEY,
+    value INTEGER NOT NULL);
+)sql";
+
+// Merges JSON objects' texts: later keys win. Texts that are not objects are skipped.
+std::string MergeObjects(std::string_view base, const std::vector<std::string>& more) {
+    json merged = json::parse(base, nullptr, false);
+    if (!merged.is_object()) {
+        merged = json::object();
+    }
+    for (const auto& m : more) {
+        json extra = json::parse(m, nullptr, false);
+        if (!extra.is_object()) {
+            continue;
+        }
+        for (auto& [k, v] : extra.items()) {
+            merged[k] = std::move(v);
+        }
+    }
+    return merged.dump();
+}
+
+// Calls fn(key, value) for each top-level number (booleans excluded) of a JSON object's text.
+template <typename Fn>
+void ForEachNumber(std::string_view text, Fn&& fn) {
+    json j = json::parse(text, nullptr, false);
+    if (!j.is_object()) {
+        return;
+    }
+    for (auto& [k, v] : j.items()) {
+        if (v.is_number()) {
+            const double x = v.template get<double>();
+            if (std::isfinite(x)) {
+                fn(k, x);
+            }
+        }
+    }
+}
+
+}  // namespace
+
+// One sqlite3 handle with its cached statements; used by one thread at a time.
+class SqliteMetricsStore::Connection {
+public:
+    // A cached statement, reset and cleared when the Stmt goes out of scope.
+    class Stmt {
+    public:
+        explicit Stmt(sqlite3_stmt* s) : s_(s) {}
+        Stmt(const Stmt&) = delete;
+        ~Stmt() {
+            sqlite3_reset(s_);
+            sqlite3_clear_bindings(s_);
+        }
+        Stmt& Bind(int i, std::int64_t v) {
+            sqlite3_bind_int64(s_, i, v);
+            return *this;
+        }
+        Stmt& Bind(int i, std::string_view v) {
+            sqlite3_bind_text(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
+            return *this;
+        }
+        Stmt& BindBlob(int i, std::string_view v) {
+            sqlite3_bind_blob(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
+            return *this;
+        }
+        // SQLITE_ROW, SQLITE_DONE or an error code.
+        int Step() { return sqlite3_step(s_); }
+        void Reset() {
+            sqlite3_reset(s_);
+        }
+        std::int64_t Int(int i) const { return sqlite3_column_int64(s_, i); }
+        std::string_view Text(int i) const {
+            const auto* p = sqlite3_column_text(s_, i);
+            return p == nullptr ? std::string_view()
+                                : std::string_view(reinterpret_cast<const char*>(p),
+                                                   sqlite3_column_bytes(s_, i));
+        }
+        std::string_view Blob(int i) const {
+            const void* p = sqlite3_column_blob(s_, i);
+            return p == nullptr ? std::string_view()
+                                : std::string_view(static_cast<const char*>(p),
+                                                   sqlite3_column_bytes(s_, i));
+        }
+
+    private:
+        sqlite3_stmt* s_;
+    };
+
+    ~Connection() {
+        for (auto& [sql, stmt] : statements_) {
+            sqlite3_finalize(stmt);
+        }
+        sqlite3_close_v2(db_);
+    }
+
+    static Result<std::unique_ptr<Connection>> Open(const SqliteMetricsOptions& o, bool reader) {
+        sqlite3* db = nullptr;
+        const int rc = sqlite3_open_v2(
+            o.path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+            nullptr);
+        auto c = std::unique_ptr<Connection>(new Connection(db));
+        if (rc != SQLITE_OK) {
+            return MakeError(ErrorCode::kUnavailable,
+                             "cannot open the metrics database " + o.path + ": " +
+                                 sqlite3_errstr(rc));
+        }
+        sqlite3_busy_timeout(db, 10000);
+        std::string pragmas = reader ? "PRAGMA query_only=1;" : "PRAGMA journal_mode=WAL;";
+        pragmas += o.synchronous_full ? "PRAGMA synchronous=FULL;" : "PRAGMA synchronous=NORMAL;";
+        pragmas += "PRAGMA cache_size=-65536;";  // 64 MiB of page cache
+        RETURN_IF_ERROR(c->Exec(pragmas));
+        return c;
+    }
+
+    Status Exec(const std::string& sql) {
+        char* err = nullptr;
+        if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
+            std::string message = err != nullptr ? err : sqlite3_errmsg(db_);
+            sqlite3_free(err);
+            return MakeError(ErrorCode::kInternal, "metrics database: " + message);
+        }
+        return {};
+    }
+
+    Result<sqlite3_stmt*> Prepare(const char* sql) {
+        auto it = statements_.find(sql);
+        if (it != statements_.end()) {
+            return it->second;
+        }
+        sqlite3_stmt* stmt = nullptr;
+        if (sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, nullptr) !=
+            SQLITE_OK) {
+            return MakeError(ErrorCode::kInternal,
+                             std::string("metrics database: cannot prepare: ") +
+                                 sqlite3_errmsg(db_));
+        }
+        statements_.emplace(sql, stmt);
+        return stmt;
+    }
+
+    std::unexpected<Error> StepError() {
+        const int rc = sqlite3_errcode(db_);
+        if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED) {
+            return MakeError(ErrorCode::kUnavailable, "the metrics database is busy, try again");
+        }
+        if (rc == SQLITE_FULL) {
+            return MakeError(ErrorCode::kUnavailable, "the metrics database's disk is full");
+        }
+        return MakeError(ErrorCode::kInternal,
+                         std::string("metrics database: ") + sqlite3_errmsg(db_));
+    }
+
+    // Runs a statement that returns no rows.
+    Status Done(Stmt& s) {
+        int rc = s.Step();
+        while (rc == SQLITE_ROW) {
+            rc = s.Step();
+        }
+        if (rc != SQLITE_DONE) {
+            return StepError();
+        }
+        return {};
+    }
+
+    std::int64_t LastInsertId() const { return sqlite3_last_insert_rowid(db_); }
+    int Changes() const { return sqlite3_changes(db_); }
+
+    // Runs fn inside BEGIN IMMEDIATE ... COMMIT, rolling back when it fails.
+    template <typename Fn>
+    Status Transaction(Fn&& fn) {
+        RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
+        Status st;
+        try {
+            st = fn();
+        } catch (...) {
+            (void)Exec("ROLLBACK");
+            throw;
+        }
+        if (!st) {
+            (void)Exec("ROLLBACK");
+            return st;
+        }
+        if (auto commit = Exec("COMMIT"); !commit) {
+            (void)Exec("ROLLBACK");
+            return commit;
+        }
+        return {};
+    }
+
+private:
+    explicit Connection(sqlite3* db) : db_(db) {}
+    sqlite3* db_;
+    std::unordered_map<const char*, sqlite3_stmt*> statements_;  // keyed by the literal's address
+};
+
+using Stmt = SqliteMetricsStore::Connection::Stmt;
+
+#define PREPARE(conn, var, sql)                          \
+    ASSIGN_OR_RETURN(sqlite3_stmt * var##_raw, (conn).Prepare(sql)); \
+    Stmt var(var##_raw)
+
+namespace {
+
+Series SeriesFrom(const Stmt& s) {
+    Series out;
+    out.id = s.Int(0);
+    out.deployment_id = s.Int(1);
+    out.project_id = s.Int(2);
+    out.model_id = s.Int(3);
+    out.build_id = s.Int(4);
+    out.model_crn = std::string(s.Text(5));
+    out.build_crn = std::string(s.Text(6));
+    out.deployment_crn = std::string(s.Text(7));
+    return out;
+}
+
+constexpr const char* kSeriesColumns =
+    "id, deployment_id, project_id, model_id, build_id, model_crn, build_crn, deployment_crn";
+
+}  // namespace
+
+SqliteMetricsStore::SqliteMetricsStore(SqliteMetricsOptions options)
+    : options_(std::move(options)) {}
+
+SqliteMetricsStore::~SqliteMetricsStore() = default;
+
+Result<std::unique_ptr<SqliteMetricsStore>> SqliteMetricsStore::Open(
+    const SqliteMetricsOptions& options) {
+    auto store = std::unique_ptr<SqliteMetricsStore>(new SqliteMetricsStore(options));
+    ASSIGN_OR_RETURN(store->writer_, Connection::Open(options, /*reader=*/false));
+    RETURN_IF_ERROR(store->writer_->Exec(kSchema));
+    for (int i = 0; i < std::max(1, options.readers); ++i) {
+        ASSIGN_OR_RETURN(auto reader, Connection::Open(options, /*reader=*/true));
+        store->idle_readers_.push_back(reader.get());
+        store->readers_.push_back(std::move(reader));
+    }
+    // Deployment id -> series id, so appends never query for it.
+    PREPARE(*store->writer_, s, "SELECT deployment_id, id FROM series ORDER BY deployment_id");
+    int rc;
+    while ((rc = s.Step()) == SQLITE_ROW) {
+        store->series_by_deployment_.emplace_back(s.Int(0), s.Int(1));
+    }
+    if (rc != SQLITE_DONE) {
+        return store->writer_->StepError();
+    }
+    return store;
+}
+
+SqliteMetricsStore::Connection* SqliteMetricsStore::AcquireReader() {
+    std::unique_lock lock(read_mu_);
+    reader_free_.wait(lock, [this] { return !idle_readers_.empty(); });
+    Connection* c = idle_readers_.back();
+    idle_readers_.pop_back();
+    return c;
+}
+
+void SqliteMetricsStore::ReleaseReader(Connection* c) {
+    {
+        std::lock_guard lock(read_mu_);
+        idle_readers_.push_back(c);
+    }
+    reader_free_.notify_one();
+}
+
+Result<Series> SqliteMetricsStore::RegisterSeries(const Series& in) {
+    std::lock_guard lock(write_mu_);
+    Series out = in;
+    RETURN_IF_ERROR(writer_->Transaction([&]() -> Status {
+        PREPARE(*writer_, s,
+                "INSERT INTO series (deployment_id, project_id, model_id, build_id, model_crn, "
+                "build_crn, deployment_crn) VALUES (?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (deployment_id) DO UPDATE SET project_id = excluded.project_id, "
+                "model_id = excluded.model_id, build_id = excluded.build_id, "
+                "model_crn = excluded.model_crn, build_crn = excluded.build_crn, "
+                "deployment_crn = excluded.deployment_crn RETURNING id");
+        s.Bind(1, in.deployment_id)
+            .Bind(2, in.project_id)
+            .Bind(3, in.model_id)
+            .Bind(4, in.build_id)
+            .Bind(5, in.model_crn)
+            .Bind(6, in.build_crn)
+            .Bind(7, in.deployment_crn);
+        if (s.Step() != SQLITE_ROW) {
+            return writer_->StepError();
+        }
+        out.id = s.Int(0);
+        return writer_->Done(s);
+    }));
+    auto it = std::lower_bound(series_by_deployment_.begin(), series_by_deployment_.end(),
+                               std::make_pair(in.deployment_id, std::int64_t{0}));
+    if (it != series_by_deployment_.end() && it->first == in.deployment_id) {
+        it->second = out.id;
+    } else {
+        series_by_deployment_.insert(it, {in.deployment_id, out.id});
+    }
+    return out;
+}
+
+Result<std::vector<Series>> SqliteMetricsStore::FindSeries(
+    std::optional<std::string_view> deployment_crn, std::optional<std::string_view> model_crn,
+    std::optional<std::string_view> build_crn) {
+    Connection* c = AcquireReader();
+    struct Release {
+        SqliteMetricsStore* self;
+        Connection* c;
+        ~Release() { self->ReleaseReader(c); }
+    } release{this, c};
+    std::string sql = std::string("SELECT ") + kSeriesColumns + " FROM series WHERE 1 = 1";
+    std::vector<std::string_view> params;
+    if (deployment_crn) {
+        sql += " AND deployment_crn = ?";
+        params.push_back(*deployment_crn);
+    }
+    if (model_crn) {
+        sql += " AND model_crn = ?";
+        params.push_back(*model_crn);
+    }
+    if (build_crn) {
+        sql += " AND build_crn = ?";
+        params.push_back(*build_crn);
+    }
+    sql += " ORDER BY id";
+    // Eight shapes of this query at most: keep them in the statement cache by interning.
+    static std::mutex intern_mu;
+    static std::map<std::string, std::unique_ptr<std::string>> interned;
+    const char* key;
+    {
+        std::lock_guard lock(intern_mu);
+        auto& slot = interned[sql];
+        if (!slot) {
+            slot = std::make_unique<std::string>(sql);
+        }
+        key = slot->c_str();
+    }
+    PREPARE(*c, s, key);
+    for (std::size_t i = 0; i < params.size(); ++i) {
+        s.Bind(static_cast<int>(i) + 1, params[i]);
+    }
+    std::vector<Series> out;
+    int rc;
+    while ((rc = s.Step()) == SQLITE_ROW) {
+        out.push_back(SeriesFrom(s));
+    }
+    if (rc != SQLITE_DONE) {
+        return c->StepError();
+    }
+    return out;
+}
+
+Result<std::int64_t> SqliteMetricsStore::SeriesIdOf(std::int64_t deployment_id) {
+    auto it = std::lower_bound(series_by_deployment_.begin(), series_by_deployment_.end(),
+                               std::make_pair(deployment_id, std::int64_t{0}));
+    if (it == series_by_deployment_.end() || it->first != deployment_id) {
+        return MakeError(ErrorCode::kNotFound,
+                         "deployment " + std::to_string(deployment_id) + " has no metrics series");
+    }
+    return it->second;
+}
+
+Status SqliteMetricsStore::AppendPredictions(std::span<const PredictionRecord> records,
+                                             std::size_t* skipped) {
+    std::lock_guard lock(write_mu_);
+    std::size_t skipped_here = 0;
+    // (series, minute) -> first/last id, for the span index.
+    std::map<std::pair<std::int64_t, std::int64_t>, std::pair<std::int64_t, std::int64_t>> spans;
+    Status st = writer_->Transaction([&]() -> Status {
+        PREPARE(*writer_, insert,
+                "INSERT INTO predictions (series, uuid, start_ms, end_ms, metrics) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (uuid) DO NOTHING");
+        std::int64_t last_deployment = -1;
+        std::int64_t series = 0;
+        for (const PredictionRecord& r : records) {
+            if (r.deployment_id != last_deployment) {
+                auto id = SeriesIdOf(r.deployment_id);
+                last_deployment = r.deployment_id;
+                series = id ? *id : 0;
+            }
+            if (series == 0) {
+                ++skipped_here;
+                continue;
+            }
+            insert.Bind(1, series)
+                .Bind(2, r.uuid)
+                .Bind(3, r.start_ms)
+                .Bind(4, r.end_ms)
+                .Bind(5, r.metrics);
+            if (insert.Step() != SQLITE_DONE) {
+                return writer_->StepError();
+            }
+            insert.Reset();
+            if (writer_->Changes() == 0) {
+                ++skipped_here;  // a uuid already stored
+                continue;
+            }
+            const std::int64_t id = writer_->LastInsertId();
+            auto [it, fresh] = spans.try_emplace({series, FloorTo(r.start_ms, kMinuteMs)}, id, id);
+            if (!fresh) {
+                it->second.second = id;
+            }
+        }
+        PREPARE(*writer_, span,
+                "INSERT INTO prediction_spans (series, minute_ms, first_id, last_id) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT (series, minute_ms) DO UPDATE SET "
+                "first_id = min(first_id, excluded.first_id), "
+                "last_id = max(last_id, excluded.last_id)");
+        for (const auto& [key, ids] : spans) {
+            span.Bind(1, key.first).Bind(2, key.second).Bind(3, ids.first).Bind(4, ids.second);
+            if (span.Step() != SQLITE_DONE) {
+                return writer_->StepError();
+            }
+            span.Reset();
+        }
+        return {};
+    });
+    if (skipped != nullptr) {
+        *skipped = skipped_here;
+    }
+    return st;
+}
+
+Result<Series> SqliteMetricsStore::SeriesOfPrediction(std::string_view uuid) {
+    Connection* c = AcquireReader();
+    struct Release {
+        SqliteMetricsStore* self;
+        Connection* c;
+        ~Release() { self->ReleaseReader(c); }
+    } release{this, c};
+    PREPARE(*c, s, "SELECT s.id, s.deployment_id, s.project_id, s.model_id, s.build_id, "
+                   "s.model_crn, s.build_crn, s.deployment_crn FROM predictions p "
+                   "JOIN series s ON s.id = p.series WHERE p.uuid = ?");
+    s.Bind(1, uuid);
+    const int rc = s.Step();
+    if (rc == SQLITE_ROW) {
+        return SeriesFrom(s);
+    }
+    if (rc != SQLITE_DONE) {
+        return c->StepError();
+    }
+    return MakeError(ErrorCode::kNotFound,
+                     "no prediction has uuid " + std::string(uuid) +
+                         " (it is not stored, or its raw records passed their retention)");
+}
+
+Result<DelayedResult> SqliteMetricsStore::AddDelayed(std::string_view uuid,
+                                                     std::string_view metrics,
+                                                     std::int64_t now_ms) {
+    std::lock_guard lock(write_mu_);
+    DelayedResult out;
+    RETURN_IF_ERROR(writer_->Transaction([&]() -> Status {
+        PREPARE(*writer_, find,
+                "SELECT p.id, p.start_ms, s.id, s.deployment_id, s.project_id, s.model_id, "
+                "s.build_id, s.model_crn, s.build_crn, s.deployment_crn FROM predictions p "
+                "JOIN series s ON s.id = p.series WHERE p.uuid = ?");
+        find.Bind(1, uuid);
+        const int rc = find.Step();
+        if (rc == SQLITE_DONE) {
+            return MakeError(ErrorCode::kNotFound,
+                             "no prediction has uuid " + std::string(uuid) +
+                                 " (it is not stored, or its raw records passed their retention)");
+        }
+        if (rc != SQLITE_ROW) {
+            return writer_->StepError();
+        }
+        const std::int64_t prediction = find.Int(0);
+        out.prediction_start_ms = find.Int(1);
+        out.series.id = find.Int(2);
+        out.series.deployment_id = find.Int(3);
+        out.series.project_id = find.Int(4);
+        out.series.model_id = find.Int(5);
+        out.series.build_id = find.Int(6);
+        out.series.model_crn = std::string(find.Text(7));
+        out.series.build_crn = std::string(find.Text(8));
+        out.series.deployment_crn = std::string(find.Text(9));
+        find.Reset();
+        PREPARE(*writer_, insert,
+                "INSERT INTO delayed (prediction, series, at_ms, metrics) VALUES (?, ?, ?, ?)");
+        insert.Bind(1, prediction).Bind(2, out.series.id).Bind(3, now_ms).Bind(4, metrics);
+        return writer_->Done(insert);
+    }));
+    return out;
+}
+
+Result<std::int64_t> SqliteMetricsStore::AddAggregate(std::int64_t series_id,
+                                                      std::int64_t start_ms, std::int64_t end_ms,
+                                                      std::string_view metrics,
+                                                      std::int64_t now_ms) {
+    std::lock_guard lock(write_mu_);
+    std::int64_t id = 0;
+    RETURN_IF_ERROR(writer_->Transaction([&]() -> Status {
+        PREPARE(*writer_, insert,
+                "INSERT INTO aggregates (series, start_ms, end_ms, metrics, at_ms) "
+                "VALUES (?, ?, ?, ?, ?)");
+        insert.Bind(1, series_id).Bind(2, start_ms).Bind(3, end_ms).Bind(4, metrics).Bind(5, now_ms);
+        RETURN_IF_ERROR(writer_->Done(insert));
+        id = writer_->LastInsertId();
+        return {};
+    }));
+    return id;
+}
+
+Result<ReadStats> SqliteMetricsStore::Read(
+    const ReadRange& range, const std::function<void(const PredictionView&)>& prediction,
+    const std::function<void(const AggregateView&)>& aggregate) {
+    ReadStats stats;
+    if (range.series.empty()) {
+        return stats;
+    }
+    Connection* c = AcquireReader();
+    struct Release {
+        SqliteMetricsStore* self;
+        Connection* c;
+        ~Release() { self->ReleaseReader(c); }
+    } release{this, c};
+    // One snapshot for the whole read: a concurrent append can't tear a merge.
+    RETURN_IF_ERROR(c->Exec("BEGIN"));
+    struct End {
+        Connection* c;
+        ~End() { (void)c->Exec("COMMIT"); }
+    } end{c};
+
+    std::map<std::int64_t, Series> series;  // by store id
+    {
+        PREPARE(*c, s, "SELECT id, deployment_id, project_id, model_id, build_id, model_crn, "
+                       "build_crn, deployment_crn, raw_kept_from_ms FROM series WHERE id = ?");
+        for (std::int64_t id : range.series) {
+            s.Bind(1, id);
+            if (s.Step() == SQLITE_ROW) {
+                series.emplace(id, SeriesFrom(s));
+                stats.raw_kept_from_ms = std::max(stats.raw_kept_from_ms, s.Int(8));
+            }
+            s.Reset();
+        }
+    }
+
+    // Id ranges holding the window's predictions, from the per-minute spans.
+    std::vector<std::pair<std::int64_t, std::int64_t>> ranges;
+    {
+        PREPARE(*c, s, "SELECT first_id, last_id FROM prediction_spans "
+                       "WHERE series = ? AND minute_ms >= ? AND minute_ms <= ?");
+        for (const auto& [id, _] : series) {
+            s.Bind(1, id).Bind(2, FloorTo(range.start_ms, kMinuteMs)).Bind(3, range.end_ms);
+            int rc;
+            while ((rc = s.Step()) == SQLITE_ROW) {
+                ranges.emplace_back(std::max(s.Int(0), range.after_id + 1), s.Int(1));
+            }
+            if (rc != SQLITE_DONE) {
+                return c->StepError();
+            }
+            s.Reset();
+        }
+    }
+    std::sort(ranges.begin(), ranges.end());
+    std::vector<std::pair<std::int64_t, std::int64_t>> merged;
+    for (const auto& r : ranges) {
+        if (r.first > r.second) {
+            continue;
+        }
+        if (!merged.empty() && r.first <= merged.back().second + 1) {
+            merged.back().second = std::max(merged.back().second, r.second);
+        } else {
+            merged.push_back(r);
+        }
+    }
+
+    PREPARE(*c, scan, "SELECT id, series, uuid, start_ms, end_ms, metrics FROM predictions "
+                      "WHERE id >= ? AND id <= ? ORDER BY id");
+    PREPARE(*c, late, "SELECT prediction, metrics FROM delayed "
+                      "WHERE prediction >= ? AND prediction <= ? ORDER BY prediction, id");
+    std::vector<std::string> extra;
+    std::string merged_metrics;
+    bool stop = false;
+    for (const auto& [first, last] : merged) {
+        if (stop) {
+            break;
+        }
+        scan.Bind(1, first).Bind(2, last);
+        late.Bind(1, first).Bind(2, last);
+        int late_rc = late.Step();
+        int rc;
+        while ((rc = scan.Step()) == SQLITE_ROW) {
+            const std::int64_t id = scan.Int(0);
+            // Advance the delayed cursor to this prediction, collecting its rows.
+            extra.clear();
+            while (late_rc == SQLITE_ROW && late.Int(0) < id) {
+                late_rc = late.Step();
+            }
+            while (late_rc == SQLITE_ROW && late.Int(0) == id) {
+                extra.emplace_back(late.Text(1));
+                late_rc = late.Step();
+            }
+            auto it = series.find(scan.Int(1));
+            const std::int64_t start = scan.Int(3);
+            if (it == series.end() || start < range.start_ms || start > range.end_ms) {
+                continue;
+            }
+            if (range.limit != 0 && stats.predictions == range.limit) {
+                stats.truncated = true;
+                stats.next_after_id = id - 1;
+                stop = true;
+                break;
+            }
+            PredictionView v;
+            v.series = &it->second;
+            v.uuid = scan.Text(2);
+            v.start_ms = start;
+            v.end_ms = scan.Int(4);
+            if (extra.empty()) {
+                v.metrics = scan.Text(5);
+            } else {
+                merged_metrics = MergeObjects(scan.Text(5), extra);
+                v.metrics = merged_metrics;
+            }
+            prediction(v);
+            ++stats.predictions;
+        }
+        if (!stop && rc != SQLITE_DONE) {
+            return c->StepError();
+        }
+        scan.Reset();
+        late.Reset();
+    }
+
+    // Aggregates whose window overlaps the range (first page only).
+    if (range.after_id == 0) {
+        PREPARE(*c, s, "SELECT id, series, start_ms, end_ms, metrics FROM aggregates "
+                       "WHERE series = ? AND start_ms <= ? AND end_ms >= ? ORDER BY start_ms, id");
+        for (const auto& [id, se] : series) {
+            s.Bind(1, id).Bind(2, range.end_ms).Bind(3, range.start_ms);
+            int rc;
+            while ((rc = s.Step()) == SQLITE_ROW) {
+                AggregateView v;
+                v.series = &se;
+                v.id = s.Int(0);
+                v.start_ms = s.Int(2);
+                v.end_ms = s.Int(3);
+                v.metrics = s.Text(4);
+                aggregate(v);
+                ++stats.aggregates;
+            }
+            if (rc != SQLITE_DONE) {
+                return c->StepError();
+            }
+            s.Reset();
+        }
+    }
+    return stats;
+}
+
+Status SqliteMetricsStore::ReadSummaries(const ReadRange& range, std::int64_t resolution_ms,
+                                         const std::vector<std::string>& metrics,
+                                         const std::function<void(const SummaryView&)>& summary) {
+    Connection* c = AcquireReader();
+    struct Release {
+        SqliteMetricsStore* self;
+        Connection* c;
+        ~Release() { self->ReleaseReader(c); }
+    } release{this, c};
+    std::map<std::int64_t, Series> series;
+    {
+        PREPARE(*c, s, "SELECT id, deployment_id, project_id, model_id, build_id, model_crn, "
+                       "build_crn, deployment_crn FROM series WHERE id = ?");
+        for (std::int64_t id : range.series) {
+            s.Bind(1, id);
+            if (s.Step() == SQLITE_ROW) {
+                series.emplace(id, SeriesFrom(s));
+            }
+            s.Reset();
+        }
+    }
+    PREPARE(*c, s, "SELECT bucket_ms, metric, summary FROM rollups WHERE series = ? AND "
+                   "resolution_ms = ? AND bucket_ms >= ? AND bucket_ms <= ? "
+                   "ORDER BY bucket_ms, metric");
+    for (const auto& [id, se] : series) {
+        s.Bind(1, id)
+            .Bind(2, resolution_ms)
+            .Bind(3, FloorTo(range.start_ms, resolution_ms))
+            .Bind(4, range.end_ms);
+        int rc;
+        while ((rc = s.Step()) == SQLITE_ROW) {
+            const std::string_view metric = s.Text(1);
+            if (!metrics.empty() && std::find(metrics.begin(), metrics.end(), metric) ==
+                                        metrics.end()) {
+                continue;
+            }
+            SummaryView v;
+            v.series = &se;
+            v.resolution_ms = resolution_ms;
+            v.bucket_ms = s.Int(0);
+            v.metric = metric;
+            v.encoded = s.Blob(2);
+            summary(v);
+        }
+        if (rc != SQLITE_DONE) {
+            return c->StepError();
+        }
+        s.Reset();
+    }
+    return {};
+}
+
+// Rolls the next chunk of predictions (or delayed rows) past the last one rolled into the
+// minute and hour summaries of their prediction's start time. Runs inside one transaction.
+Result<std::int64_t> SqliteMetricsStore::RollChunk(std::int64_t now_ms, bool delayed) {
+    std::lock_guard lock(write_mu_);
+    const char* state_name = delayed ? "delayed" : "predictions";
+    std::int64_t rolled = 0;
+    RETURN_IF_ERROR(writer_->Transaction([&]() -> Status {
+        std::int64_t last = 0;
+        {
+            PREPARE(*writer_, s, "SELECT value FROM rollup_state WHERE name = ?");
+            s.Bind(1, state_name);
+            if (s.Step() == SQLITE_ROW) {
+                last = s.Int(0);
+            }
+        }
+        // (series, resolution, bucket, metric) -> summary of this chunk.
+        std::map<std::tuple<std::int64_t, std::int64_t, std::int64_t, std::string>, MetricSummary>
+            pending;
+        std::int64_t max_id = last;
+        {
+            PREPARE(*writer_, scan,
+                    delayed ? "SELECT d.id, d.series, p.start_ms, d.metrics FROM delayed d "
+                              "JOIN predictions p ON p.id = d.prediction "
+                              "WHERE d.id > ? ORDER BY d.id LIMIT ?"
+                            : "SELECT id, series, start_ms, metrics FROM predictions "
+                              "WHERE id > ? ORDER BY id LIMIT ?");
+            scan.Bind(1, last).Bind(2, options_.rollup_chunk);
+            int rc;
+            while ((rc = scan.Step()) == SQLITE_ROW) {
+                max_id = scan.Int(0);
+                const std::int64_t series = scan.Int(1);
+                const std::int64_t start = scan.Int(2);
+                ForEachNumber(scan.Text(3), [&](const std::string& key, double x) {
+                    pending[{series, kMinuteMs, FloorTo(start, kMinuteMs), key}].Add(x);
+                    pending[{series, kHourMs, FloorTo(start, kHourMs), key}].Add(x);
+                });
+                ++rolled;
+            }
+            if (rc != SQLITE_DONE) {
+                return writer_->StepError();
+            }
+        }
+        PREPARE(*writer_, get, "SELECT summary FROM rollups WHERE series = ? AND "
+                               "resolution_ms = ? AND bucket_ms = ? AND metric = ?");
+        PREPARE(*writer_, put, "INSERT OR REPLACE INTO rollups (series, resolution_ms, "
+                               "bucket_ms, metric, summary) VALUES (?, ?, ?, ?, ?)");
+        for (auto& [key, summary] : pending) {
+            const auto& [series, resolution, bucket, metric] = key;
+            get.Bind(1, series).Bind(2, resolution).Bind(3, bucket).Bind(4, metric);
+            if (get.Step() == SQLITE_ROW) {
+                if (auto old = MetricSummary::Decode(get.Blob(0))) {
+                    summary.Merge(*old);
+                }
+            }
+            get.Reset();
+            const std::string blob = summary.Encode();
+            put.Bind(1, series).Bind(2, resolution).Bind(3, bucket).Bind(4, metric).BindBlob(5,
+                                                                                         blob);
+            if (put.Step() != SQLITE_DONE) {
+                return writer_->StepError();
+            }
+            put.Reset();
+        }
+        PREPARE(*writer_, save, "INSERT OR REPLACE INTO rollup_state (name, value) VALUES (?, ?)");
+        save.Bind(1, state_name).Bind(2, max_id);
+        return writer_->Done(save);
+    }));
+    (void)now_ms;
+    return rolled;
+}
+
+Result<RollupStats> SqliteMetricsStore::RollUp(std::int64_t now_ms,
+                                               const RetentionPolicy& policy) {
+    RollupStats stats;
+    // Predictions first, then their delayed metrics, in chunks so appends get the writer
+    // between them.
+    for (bool delayed : {false, true}) {
+        while (true) {
+            ASSIGN_OR_RETURN(std::int64_t n, RollChunk(now_ms, delayed));
+            (delayed ? stats.delayed_rolled : stats.predictions_rolled) += n;
+            if (n < options_.rollup_chunk) {
+                break;
+            }
+        }
+    }
+    // Retention: raw rows (already rolled) whose minute is past raw_ms, then old minute rollups.
+    const std::int64_t raw_cutoff = FloorTo(now_ms - policy.raw_ms, kMinuteMs);
+    std::vector<std::tuple<std::int64_t, std::int64_t, std::int64_t, std::int64_t>> spans;
+    {
+        std::lock_guard lock(write_mu_);
+        PREPARE(*writer_, s, "SELECT series, minute_ms, first_id, last_id FROM prediction_spans "
+                             "WHERE minute_ms < ? AND last_id <= (SELECT coalesce(min(value), 0) "
+                             "FROM rollup_state WHERE name IN ('predictions'))");
+        s.Bind(1, raw_cutoff);
+        int rc;
+        while ((rc = s.Step()) == SQLITE_ROW) {
+            spans.emplace_back(s.Int(0), s.Int(1), s.Int(2), s.Int(3));
+        }
+        if (rc != SQLITE_DONE) {
+            return writer_->StepError();
+        }
+    }
+    for (const auto& [series, minute, first, last] : spans) {
+        std::lock_guard lock(write_mu_);
+        RETURN_IF_ERROR(writer_->Transaction([&]() -> Status {
+            PREPARE(*writer_, del_late,
+                    "DELETE FROM delayed WHERE prediction IN (SELECT id FROM predictions WHERE "
+                    "id >= ? AND id <= ? AND series = ? AND start_ms < ?)");
+            del_late.Bind(1, first).Bind(2, last).Bind(3, series).Bind(4, minute + kMinuteMs);
+            RETURN_IF_ERROR(writer_->Done(del_late));
+            PREPARE(*writer_, del, "DELETE FROM predictions WHERE id >= ? AND id <= ? AND "
+                                   "series = ? AND start_ms < ?");
+            del.Bind(1, first).Bind(2, last).Bind(3, series).Bind(4, minute + kMinuteMs);
+            RETURN_IF_ERROR(writer_->Done(del));
+            stats.raw_deleted += writer_->Changes();
+            PREPARE(*writer_, span, "DELETE FROM prediction_spans WHERE series = ? AND "
+                                    "minute_ms = ?");
+            span.Bind(1, series).Bind(2, minute);
+            RETURN_IF_ERROR(writer_->Done(span));
+            PREPARE(*writer_, kept, "UPDATE series SET raw_kept_from_ms = max(raw_kept_from_ms, "
+                                    "?) WHERE id = ?");
+            kept.Bind(1, minute + kMinuteMs).Bind(2, series);
+            return writer_->Done(kept);
+        }));
+    }
+    {
+        std::lock_guard lock(write_mu_);
+        RETURN_IF_ERROR(writer_->Transaction([&]() -> Status {
+            PREPARE(*writer_, del, "DELETE FROM rollups WHERE resolution_ms = ? AND bucket_ms < ?");
+            del.Bind(1, kMinuteMs).Bind(2, now_ms - policy.minute_ms);
+            RETURN_IF_ERROR(writer_->Done(del));
+            stats.minutes_deleted = writer_->Changes();
+            return {};
+        }));
+    }
+    return stats;
+}
+
+}  // namespace lathe::metrics

@@ -1,0 +1,243 @@
+"""Model metrics over the API: tracked predictions stored with each call, delayed and aggregate
+metrics, read_metrics, rollups for charts, permissions, and no acknowledged record lost to a
+kill -9 of the server."""
+
+import time
+
+import pytest
+
+from conftest import assert_error, create_project
+from models_helpers import Load, call, deployment_path, model_from
+
+TRACKED = (
+    "import cdsw\n"
+    "@cdsw.model_metrics\n"
+    "def predict(args):\n"
+    "    cdsw.track_metric('input', args['x'])\n"
+    "    cdsw.track_metric('segment', args.get('segment', 'a'))\n"
+    "    return args['x'] * 2\n"
+)
+
+
+@pytest.fixture
+def owner(lathe):
+    owner = lathe.create_user("metrics")
+    yield owner
+    projects = owner.client.get("/api/v2/projects", params={"page_size": 100}).body["projects"]
+    for p in projects:
+        base = f"/api/v2/projects/{p['id']}/models"
+        for m in owner.client.get(base, params={"page_size": 100}).body["models"]:
+            owner.client.delete(f"{base}/{m['id']}")
+
+
+@pytest.fixture
+def tracked(lathe, owner):
+    proj = create_project(owner.client)
+    model, d = model_from(owner.client, proj["id"], TRACKED)
+    return proj, model, d
+
+
+def read(client, **body):
+    reply = client.post("/api/v2/metrics:read", body)
+    assert reply.status == 200, reply
+    return reply.body
+
+
+def test_each_tracked_call_is_stored_with_its_metrics(lathe, owner, tracked):
+    proj, model, d = tracked
+    before = int(time.time() * 1000)
+    uuids = []
+    for x in range(3):
+        status, body, _ = call(lathe.url, model["access_key"], {"x": x, "segment": "s%d" % x})
+        assert status == 200, body
+        uuids.append(body["response"]["uuid"])
+    after = int(time.time() * 1000)
+    # The answer came after the commit: the records are there at once.
+    got = read(owner.client, modelDeploymentCrn=d["crn"])
+    assert got["rolledUp"] is False and got["summaries"] == []
+    records = got["metrics"]
+    assert [r["predictionUuid"] for r in records] == uuids
+    for x, r in enumerate(records):
+        assert r["modelDeploymentCrn"] == d["crn"]
+        assert r["modelCrn"] == model["crn"]
+        assert r["modelBuildCrn"].startswith("crn:lathe:ml:default:model-build/")
+        assert r["metrics"] == {"input": x, "segment": "s%d" % x}
+        assert before <= r["startTimeStampMs"] <= r["endTimeStampMs"] <= after
+    # By model and by build too, and a window that holds none of them.
+    assert len(read(owner.client, modelCrn=model["crn"])["metrics"]) == 3
+    assert len(read(owner.client, modelBuildCrn=records[0]["modelBuildCrn"])["metrics"]) == 3
+    assert read(owner.client, modelCrn=model["crn"], endTimeStampMs=before - 1)["metrics"] == []
+    # Paging.
+    page = read(owner.client, modelDeploymentCrn=d["crn"], limit=2)
+    assert [r["predictionUuid"] for r in page["metrics"]] == uuids[:2]
+    rest = read(owner.client, modelDeploymentCrn=d["crn"], pageToken=page["nextPageToken"])
+    assert [r["predictionUuid"] for r in rest["metrics"]] == uuids[2:]
+    assert "nextPageToken" not in rest
+
+
+def test_delayed_metrics_merge_into_their_prediction(lathe, owner, tracked):
+    proj, model, d = tracked
+    _, body, _ = call(lathe.url, model["access_key"], {"x": 5})
+    uuid = body["response"]["uuid"]
+    reply = owner.client.post(
+        "/api/v2/metrics/delayed", {"predictionUuid": uuid, "metrics": {"final_label": 1}}
+    )
+    assert reply.status == 200, reply
+    assert reply.body == {"predictionUuid": uuid, "modelDeploymentCrn": d["crn"]}
+    # A later delayed metric wins over an earlier one of the same name.
+    owner.client.post(
+        "/api/v2/metrics/delayed", {"predictionUuid": uuid, "metrics": {"final_label": 0, "n": 2}}
+    )
+    [r] = read(owner.client, modelDeploymentCrn=d["crn"])["metrics"]
+    assert r["metrics"] == {"input": 5, "segment": "a", "final_label": 0, "n": 2}
+
+
+def test_delayed_metrics_for_an_unknown_uuid_are_refused(lathe, owner, tracked):
+    proj, model, d = tracked
+    reply = owner.client.post(
+        "/api/v2/metrics/delayed",
+        {"predictionUuid": "00000000-0000-4000-8000-000000000000", "metrics": {"y": 1}},
+    )
+    assert_error(reply, 404, "not_found")
+    assert "no prediction has uuid" in reply.body["error"]["message"]
+    assert_error(
+        owner.client.post("/api/v2/metrics/delayed", {"predictionUuid": "x", "metrics": [1]}),
+        400,
+        "bad_request",
+    )
+    assert read(owner.client, modelDeploymentCrn=d["crn"])["metrics"] == []
+
+
+def test_aggregates_are_read_with_their_windows(lathe, owner, tracked):
+    proj, model, d = tracked
+    c = owner.client
+    reply = c.post(
+        "/api/v2/metrics/aggregates",
+        {
+            "modelDeploymentCrn": d["crn"],
+            "startTimeStampMs": 1000,
+            "endTimeStampMs": 2000,
+            "metrics": {"roc_auc": 0.91},
+        },
+    )
+    assert reply.status == 201, reply
+    assert reply.body["startTimeStampMs"] == 1000 and reply.body["endTimeStampMs"] == 2000
+    c.post(
+        "/api/v2/metrics/aggregates",
+        {"modelDeploymentCrn": d["crn"], "startTimeStampMs": 5000, "endTimeStampMs": 6000,
+         "metrics": {"roc_auc": 0.7}},
+    )
+    got = read(c, modelDeploymentCrn=d["crn"], startTimeStampMs=1500, endTimeStampMs=4000)
+    assert [(r["aggregate"], r["predictionUuid"], r["metrics"]) for r in got["metrics"]] == [
+        (True, None, {"roc_auc": 0.91})
+    ]
+    assert len(read(c, modelDeploymentCrn=d["crn"])["metrics"]) == 2
+    assert_error(
+        c.post("/api/v2/metrics/aggregates",
+               {"modelDeploymentCrn": d["crn"], "startTimeStampMs": 7, "endTimeStampMs": 6,
+                "metrics": {}}),
+        400, "bad_request")
+    assert_error(
+        c.post("/api/v2/metrics/aggregates",
+               {"modelDeploymentCrn": d["crn"], "metrics": {"a": 1}}),
+        400, "bad_request")
+    assert_error(
+        c.post("/api/v2/metrics/aggregates",
+               {"modelDeploymentCrn": "crn:lathe:ml:default:model-deployment/nope",
+                "startTimeStampMs": 1, "endTimeStampMs": 2, "metrics": {"a": 1}}),
+        404, "not_found")
+
+
+def test_metrics_follow_project_roles(lathe, owner, tracked):
+    proj, model, d = tracked
+    _, body, _ = call(lathe.url, model["access_key"], {"x": 1})
+    uuid = body["response"]["uuid"]
+    stranger = lathe.create_user("stranger")
+    assert_error(stranger.client.post("/api/v2/metrics:read", {"modelDeploymentCrn": d["crn"]}),
+                 404, "not_found")
+    assert_error(
+        stranger.client.post("/api/v2/metrics/delayed",
+                             {"predictionUuid": uuid, "metrics": {"y": 1}}),
+        404, "not_found")
+    viewer = lathe.create_user("viewer")
+    reply = owner.client.put(
+        f"/api/v2/projects/{proj['id']}/collaborators/{viewer.username}", {"role": "Viewer"}
+    )
+    assert reply.status in (200, 201, 204), reply
+    assert len(read(viewer.client, modelDeploymentCrn=d["crn"])["metrics"]) == 1
+    assert_error(
+        viewer.client.post("/api/v2/metrics/delayed", {"predictionUuid": uuid, "metrics": {"y": 1}}),
+        403, "permission_denied")
+    assert_error(owner.client.post("/api/v2/metrics:read", {}), 400, "bad_request")
+    assert lathe.client().post("/api/v2/metrics:read", {"modelCrn": model["crn"]}).status == 401
+
+
+def test_rollups_feed_chart_series(lathe_factory):
+    server = lathe_factory("--metrics-rollup-seconds", "1")
+    owner = server.create_user("charts")
+    proj = create_project(owner.client)
+    model, d = model_from(owner.client, proj["id"], TRACKED)
+    xs = [1, 2, 3, 4, 100]
+    for x in xs:
+        assert call(server.url, model["access_key"], {"x": x})[0] == 200
+    deadline = time.monotonic() + 30
+    while True:
+        reply = owner.client.post(
+            "/api/v2/metrics:series", {"modelCrn": model["crn"], "metrics": ["input"]}
+        )
+        assert reply.status == 200, reply
+        points = reply.body["metrics"].get("input", [])
+        if sum(p["count"] for p in points) == len(xs):
+            break
+        assert time.monotonic() < deadline, reply.body
+        time.sleep(0.3)
+    assert reply.body["resolution"] == "minute"
+    # Strings are not rolled up; numbers are: count, sum, min, max and quantiles.
+    assert "segment" not in reply.body["metrics"]
+    assert sum(p["sum"] for p in points) == sum(xs)
+    assert min(p["min"] for p in points) == 1 and max(p["max"] for p in points) == 100
+    hours = owner.client.post(
+        "/api/v2/metrics:series", {"modelCrn": model["crn"], "resolution": "hour"}
+    ).body
+    assert sum(p["count"] for p in hours["metrics"]["input"]) == len(xs)
+    # Prometheus shows the writer: everything committed, nothing dropped.
+    text = server.admin.get("/metrics").raw.decode()
+    assert "lathe_metrics_records_committed_total 5" in text
+    assert "lathe_metrics_records_dropped_total 0" in text
+
+
+@pytest.mark.slow
+def test_no_acknowledged_prediction_is_lost_to_kill_9(lathe_factory):
+    server = lathe_factory()
+    owner = server.create_user("durable")
+    proj = create_project(owner.client)
+    model, d = model_from(owner.client, proj["id"], TRACKED)
+
+    acked = []
+
+    class Recording(Load):
+        def _run(self):
+            while not self.stopping.is_set():
+                try:
+                    status, body, _ = call(self.base_url, self.access_key, {"x": 1}, timeout=10)
+                except Exception:
+                    continue  # the server went away mid-call: not acknowledged
+                if status == 200:
+                    with self.lock:
+                        acked.append(body["response"]["uuid"])
+
+    load = Recording(server.url, model["access_key"], threads=4)
+    load.__enter__()
+    deadline = time.monotonic() + 30
+    while len(acked) < 300:
+        assert time.monotonic() < deadline, "too few calls answered"
+        time.sleep(0.05)
+    server.kill9()
+    load.stopping.set()
+    for t in load.threads:
+        t.join(timeout=30)
+    server = lathe_factory(data_dir=server.data_dir)
+    owner.client = server.client(owner.key)
+    stored = {r["predictionUuid"] for r in read(owner.client, modelDeploymentCrn=d["crn"])["metrics"]}
+    missing = [u for u in acked if u not in stored]
+    assert not missing, f"{len(missing)} of {len(acked)} acknowledged predictions lost"
