@@ -4,7 +4,7 @@ BUILD_TYPE ?= Release
 DATA_DIR ?= ./lathe-data
 PYTHON ?= /usr/bin/python3
 
-.PHONY: all deps build run test unit-test api-test clean
+.PHONY: all deps build run test unit-test api-test test-venv clean
 
 all: build
 
@@ -23,10 +23,13 @@ run: build
 unit-test: build
 	@scripts/run-tests.sh unit
 
-api-test: build
+test-venv:
+	@scripts/setup-test-venv.sh
+
+api-test: build test-venv
 	@scripts/run-tests.sh api
 
-test: build
+test: build test-venv
 	@scripts/run-tests.sh all
 
 clean:

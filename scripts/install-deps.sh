@@ -12,7 +12,7 @@ PACKAGES=(
     # workloads: the sandbox, and the interpreters of the python3, r and bash kernels
     bubblewrap python3 r-base-core bash
     # tests and tools
-    python3-pytest sqlite3 curl wrk procps
+    python3-pytest python3-venv sqlite3 curl wrk procps
 )
 
 missing=()

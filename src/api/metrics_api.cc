@@ -2,12 +2,12 @@
 // Routes are site-wide (a CRN names the deployment); each handler checks the caller's role on
 // the deployment's project through the policy table.
 #include <algorithm>
-#include <charconv>
 #include <map>
 
 #include "api/endpoint.h"
 #include "api/routes.h"
-#include "metrics/summary.h"
+#include "metrics/drift_report.h"
+#include "metrics/read_json.h"
 
 namespace lathe::api {
 namespace {
@@ -17,8 +17,8 @@ using metrics::Series;
 
 constexpr std::size_t kMaxReadRecords = 1'000'000;
 constexpr std::size_t kMaxMetricKeys = 1000;
-constexpr std::int64_t kMinuteMs = 60'000;
-constexpr std::int64_t kHourMs = 3'600'000;
+using metrics::kHourMs;
+using metrics::kMinuteMs;
 
 // Whether the caller may read or write a deployment's metrics. Callers who can't see the
 // project get the same 404 as for a CRN that doesn't exist.
@@ -95,52 +95,6 @@ Result<Window> WindowOf(Context& ctx, const json& body) {
     return w;
 }
 
-void AppendJsonString(std::string& out, std::string_view s) {
-    out += '"';
-    for (char ch : s) {
-        const auto c = static_cast<unsigned char>(ch);
-        if (c == '"' || c == '\\') {
-            out += '\\';
-            out += ch;
-        } else if (c < 0x20) {
-            static const char* kHex = "0123456789abcdef";
-            out += "\\u00";
-            out += kHex[c >> 4];
-            out += kHex[c & 15];
-        } else {
-            out += ch;
-        }
-    }
-    out += '"';
-}
-
-void AppendInt(std::string& out, std::int64_t v) {
-    char buf[24];
-    auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
-    out.append(buf, end);
-}
-
-// The CRN part of each record of a series, rendered once.
-std::string SeriesPrefix(const Series& s) {
-    std::string out = R"({"modelDeploymentCrn":)";
-    AppendJsonString(out, s.deployment_crn);
-    out += R"(,"modelBuildCrn":)";
-    AppendJsonString(out, s.build_crn);
-    out += R"(,"modelCrn":)";
-    AppendJsonString(out, s.model_crn);
-    return out;
-}
-
-json SummaryJson(const metrics::SummaryView& v) {
-    auto decoded = metrics::MetricSummary::Decode(v.encoded);
-    json j = decoded ? decoded->ToJson() : json::object();
-    j["metric"] = std::string(v.metric);
-    j["resolution"] = v.resolution_ms == kMinuteMs ? "minute" : "hour";
-    j["startTimeStampMs"] = v.bucket_ms;
-    j["endTimeStampMs"] = v.bucket_ms + v.resolution_ms;
-    return j;
-}
-
 Result<http::Response> ReadMetrics(Context& ctx) {
     ASSIGN_OR_RETURN(json body, ParseJsonBody(ctx.request));
     RETURN_IF_ERROR(OnlyFields(body, {"modelDeploymentCrn", "modelCrn", "modelBuildCrn",
@@ -169,83 +123,14 @@ Result<http::Response> ReadMetrics(Context& ctx) {
         range.after_id = *after;
     }
 
-    std::map<const Series*, std::string> prefixes;
-    auto prefix_of = [&](const Series* s) -> const std::string& {
-        auto it = prefixes.find(s);
-        if (it == prefixes.end()) {
-            it = prefixes.emplace(s, SeriesPrefix(*s)).first;
-        }
-        return it->second;
-    };
+    const std::int64_t minute_kept_from =
+        ctx.services.clock.NowMs() - ctx.services.metrics.options().retention.minute_ms;
+    ASSIGN_OR_RETURN(std::string text, metrics::ReadMetricsJson(ctx.services.metrics.store(),
+                                                                range, minute_kept_from));
     http::Response r;
     r.status = 200;
     r.content_type = "application/json";
-    std::string& out = r.body;
-    out.reserve(4096);
-    out += R"({"metrics":[)";
-    bool first = true;
-    auto open_record = [&](const Series* s) {
-        if (!first) {
-            out += ',';
-        }
-        first = false;
-        out += prefix_of(s);
-    };
-    ASSIGN_OR_RETURN(
-        metrics::ReadStats stats,
-        ctx.services.metrics.store().Read(
-            range,
-            [&](const metrics::PredictionView& v) {
-                open_record(v.series);
-                out += R"(,"predictionUuid":)";
-                AppendJsonString(out, v.uuid);
-                out += R"(,"startTimeStampMs":)";
-                AppendInt(out, v.start_ms);
-                out += R"(,"endTimeStampMs":)";
-                AppendInt(out, v.end_ms);
-                out += R"(,"metrics":)";
-                out += v.metrics;
-                out += '}';
-            },
-            [&](const metrics::AggregateView& v) {
-                open_record(v.series);
-                out += R"(,"predictionUuid":null,"aggregate":true,"startTimeStampMs":)";
-                AppendInt(out, v.start_ms);
-                out += R"(,"endTimeStampMs":)";
-                AppendInt(out, v.end_ms);
-                out += R"(,"metrics":)";
-                out += v.metrics;
-                out += '}';
-            }));
-    out += ']';
-    // Raw records older than the retention are gone: say so, and give their rollups.
-    const bool rolled_up = stats.raw_kept_from_ms > w.start_ms;
-    out += R"(,"rolledUp":)";
-    out += rolled_up ? "true" : "false";
-    json summaries = json::array();
-    if (rolled_up) {
-        metrics::ReadRange old = range;
-        old.end_ms = std::min(w.end_ms, stats.raw_kept_from_ms - 1);
-        const std::int64_t minute_kept_from =
-            ctx.services.clock.NowMs() - ctx.services.metrics.options().retention.minute_ms;
-        const std::int64_t resolution = w.start_ms >= minute_kept_from ? kMinuteMs : kHourMs;
-        RETURN_IF_ERROR(ctx.services.metrics.store().ReadSummaries(
-            old, resolution, {}, [&](const metrics::SummaryView& v) {
-                json j = SummaryJson(v);
-                j["modelDeploymentCrn"] = v.series->deployment_crn;
-                summaries.push_back(std::move(j));
-            }));
-        out += R"(,"rawKeptFromMs":)";
-        AppendInt(out, stats.raw_kept_from_ms);
-    }
-    out += R"(,"summaries":)";
-    out += summaries.dump();
-    if (stats.truncated) {
-        out += R"(,"nextPageToken":")";
-        AppendInt(out, stats.next_after_id);
-        out += '"';
-    }
-    out += '}';
+    r.body = std::move(text);
     return r;
 }
 
@@ -338,28 +223,122 @@ Result<http::Response> MetricSeries(Context& ctx) {
     }
     range.start_ms = w.start_ms;
     range.end_ms = w.end_ms;
-    std::map<std::string, std::map<std::int64_t, metrics::MetricSummary>> merged;
-    RETURN_IF_ERROR(ctx.services.metrics.store().ReadSummaries(
-        range, resolution, names, [&](const metrics::SummaryView& v) {
-            auto decoded = metrics::MetricSummary::Decode(v.encoded);
-            if (decoded) {
-                merged[std::string(v.metric)][v.bucket_ms].Merge(*decoded);
-            }
-        }));
-    json out_metrics = json::object();
-    for (auto& [name, buckets] : merged) {
-        json points = json::array();
-        for (auto& [bucket, summary] : buckets) {
-            json p = summary.ToJson();
-            p["timeStampMs"] = bucket;
-            points.push_back(std::move(p));
-        }
-        out_metrics[name] = std::move(points);
-    }
+    ASSIGN_OR_RETURN(json out_metrics, metrics::MetricSeriesJson(ctx.services.metrics.store(),
+                                                                 range, resolution, names));
     return http::Response::Json(200, {{"resolution", resolution == kMinuteMs ? "minute" : "hour"},
                                       {"startTimeStampMs", w.start_ms},
                                       {"endTimeStampMs", w.end_ms},
                                       {"metrics", std::move(out_metrics)}});
+}
+
+
+// A window object of a drift body: {"startTimeStampMs", "endTimeStampMs"}.
+Result<Window> WindowField(const json& body, const char* field) {
+    auto it = body.find(field);
+    if (it == body.end() || !it->is_object()) {
+        return MakeError(ErrorCode::kBadRequest,
+                         std::string("\"") + field +
+                             "\" must be {\"startTimeStampMs\": ..., \"endTimeStampMs\": ...}");
+    }
+    RETURN_IF_ERROR(OnlyFields(*it, {"startTimeStampMs", "endTimeStampMs", "file"}));
+    ASSIGN_OR_RETURN(auto start, OptionalInt(*it, "startTimeStampMs"));
+    ASSIGN_OR_RETURN(auto end, OptionalInt(*it, "endTimeStampMs"));
+    if (!start || !end || *start > *end) {
+        return MakeError(ErrorCode::kBadRequest,
+                         std::string("\"") + field +
+                             "\" needs startTimeStampMs and endTimeStampMs, start first");
+    }
+    return Window{*start, *end};
+}
+
+// The features' values in a window of the named deployments' predictions.
+Result<metrics::FeatureSamples> SamplesOf(Context& ctx, const std::vector<Series>& series,
+                                          Window w) {
+    metrics::FeatureSamples samples;
+    metrics::ReadRange range;
+    for (const auto& s : series) {
+        range.series.push_back(s.id);
+    }
+    range.start_ms = w.start_ms;
+    range.end_ms = w.end_ms;
+    range.limit = 2'000'000;
+    ASSIGN_OR_RETURN(auto stats, ctx.services.metrics.store().Read(
+                                     range,
+                                     [&](const metrics::PredictionView& v) {
+                                         samples.AddMetricsJson(v.metrics);
+                                     },
+                                     [](const metrics::AggregateView&) {}));
+    if (stats.truncated) {
+        return MakeError(ErrorCode::kBadRequest,
+                         "a drift window may hold at most 2000000 predictions; narrow it");
+    }
+    return samples;
+}
+
+Result<http::Response> Drift(Context& ctx) {
+    ASSIGN_OR_RETURN(json body, ParseJsonBody(ctx.request));
+    RETURN_IF_ERROR(OnlyFields(body, {"modelDeploymentCrn", "modelCrn", "modelBuildCrn",
+                                      "reference", "current", "features", "thresholds"}));
+    ASSIGN_OR_RETURN(auto series, SeriesFor(ctx, body));
+    std::vector<std::string> features;
+    if (auto it = body.find("features"); it != body.end()) {
+        if (!it->is_array()) {
+            return MakeError(ErrorCode::kBadRequest, "\"features\" must be a list of names");
+        }
+        for (const auto& n : *it) {
+            if (!n.is_string()) {
+                return MakeError(ErrorCode::kBadRequest, "\"features\" must be a list of names");
+            }
+            features.push_back(n.get<std::string>());
+        }
+    }
+    metrics::DriftThresholds thresholds;
+    if (auto it = body.find("thresholds"); it != body.end()) {
+        if (!it->is_object()) {
+            return MakeError(ErrorCode::kBadRequest, "\"thresholds\" must be an object");
+        }
+        RETURN_IF_ERROR(OnlyFields(*it, {"psi", "ks_p_value", "jensen_shannon", "wasserstein"}));
+        for (auto& [key, target] :
+             std::initializer_list<std::pair<const char*, double*>>{
+                 {"psi", &thresholds.psi},
+                 {"ks_p_value", &thresholds.ks_p_value},
+                 {"jensen_shannon", &thresholds.jensen_shannon},
+                 {"wasserstein", &thresholds.wasserstein_normed}}) {
+            if (auto v = it->find(key); v != it->end()) {
+                if (!v->is_number() || v->get<double>() < 0) {
+                    return MakeError(ErrorCode::kBadRequest,
+                                     std::string("thresholds.") + key +
+                                         " must be a number >= 0");
+                }
+                *target = v->get<double>();
+            }
+        }
+    }
+    ASSIGN_OR_RETURN(Window current_window, WindowField(body, "current"));
+    ASSIGN_OR_RETURN(auto current, SamplesOf(ctx, series, current_window));
+    metrics::FeatureSamples reference;
+    json reference_echo;
+    const json* ref = body.contains("reference") ? &body["reference"] : nullptr;
+    if (ref != nullptr && ref->is_object() && ref->contains("file")) {
+        if (!(*ref)["file"].is_string() || ref->size() != 1) {
+            return MakeError(ErrorCode::kBadRequest,
+                             "a file reference is {\"file\": \"<path in the project>\"}");
+        }
+        const std::string path = (*ref)["file"].get<std::string>();
+        auto files = ctx.services.projects.Files(series[0].project_id);
+        ASSIGN_OR_RETURN(auto host_path, files->Resolve(path));
+        ASSIGN_OR_RETURN(reference, metrics::FeatureSamples::FromFile(host_path));
+        reference_echo = {{"file", path}};
+    } else {
+        ASSIGN_OR_RETURN(Window w, WindowField(body, "reference"));
+        ASSIGN_OR_RETURN(reference, SamplesOf(ctx, series, w));
+        reference_echo = {{"startTimeStampMs", w.start_ms}, {"endTimeStampMs", w.end_ms}};
+    }
+    json report = metrics::DriftReport(reference, current, features, thresholds);
+    report["reference"] = std::move(reference_echo);
+    report["current"] = {{"startTimeStampMs", current_window.start_ms},
+                         {"endTimeStampMs", current_window.end_ms}};
+    return http::Response::Json(200, report);
 }
 
 }  // namespace
@@ -374,6 +353,7 @@ void RegisterMetricsRoutes(http::Router& router, Services& s) {
                 data);
     AddEndpoint(router, s, "POST", "/api/v2/metrics:series", Action::kMetricsAccess,
                 MetricSeries, data);
+    AddEndpoint(router, s, "POST", "/api/v2/metrics:drift", Action::kMetricsAccess, Drift, data);
 }
 
 }  // namespace lathe::api

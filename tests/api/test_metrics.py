@@ -2,12 +2,16 @@
 metrics, read_metrics, rollups for charts, permissions, and no acknowledged record lost to a
 kill -9 of the server."""
 
+import json
+import random
+import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
 from conftest import assert_error, create_project
-from models_helpers import Load, call, deployment_path, model_from
+from models_helpers import Load, call, model_from, put_file
 
 TRACKED = (
     "import cdsw\n"
@@ -241,3 +245,114 @@ def test_no_acknowledged_prediction_is_lost_to_kill_9(lathe_factory):
     stored = {r["predictionUuid"] for r in read(owner.client, modelDeploymentCrn=d["crn"])["metrics"]}
     missing = [u for u in acked if u not in stored]
     assert not missing, f"{len(missing)} of {len(acked)} acknowledged predictions lost"
+
+
+FEATURES = (
+    "import cdsw\n"
+    "@cdsw.model_metrics\n"
+    "def predict(args):\n"
+    "    cdsw.track_metric('age', args['age'])\n"
+    "    cdsw.track_metric('plan', args['plan'])\n"
+    "    return 1\n"
+)
+PEER = Path(__file__).resolve().parent / "drift_peer.py"
+VENV_PYTHON = Path(__file__).resolve().parents[1] / ".venv" / "bin" / "python"
+
+
+def peer_drift(kind, reference, current):
+    """scipy's and Evidently's numbers for the same samples (tests/.venv)."""
+    assert VENV_PYTHON.exists(), "run scripts/setup-test-venv.sh (make test does)"
+    out = subprocess.run(
+        [str(VENV_PYTHON), str(PEER)],
+        input=json.dumps({"kind": kind, "reference": reference, "current": current}),
+        capture_output=True, text=True, timeout=120, check=True,
+    )
+    return json.loads(out.stdout)
+
+
+def close(a, b, rel=1e-9):
+    return abs(a - b) <= rel * max(abs(a), abs(b), 1e-300)
+
+
+def test_drift_matches_scipy_and_evidently(lathe, owner):
+    proj = create_project(owner.client)
+    model, d = model_from(owner.client, proj["id"], FEATURES)
+    rng = random.Random(11)
+    plans = ["basic", "plus", "pro"]
+    ref_ages = [round(rng.gauss(40, 8), 2) for _ in range(300)]
+    ref_plans = [rng.choices(plans, [5, 3, 2])[0] for _ in range(300)]
+    cur_ages = [round(rng.gauss(44, 9), 2) for _ in range(250)]
+    cur_plans = [rng.choices(plans + ["enterprise"], [3, 3, 3, 1])[0] for _ in range(250)]
+
+    def send(ages, plan_values):
+        start = int(time.time() * 1000)
+        for age, plan in zip(ages, plan_values):
+            status, body, _ = call(lathe.url, model["access_key"], {"age": age, "plan": plan})
+            assert status == 200, body
+        end = int(time.time() * 1000)
+        time.sleep(0.01)
+        return {"startTimeStampMs": start, "endTimeStampMs": end}
+
+    reference = send(ref_ages, ref_plans)
+    current = send(cur_ages, cur_plans)
+    reply = owner.client.post(
+        "/api/v2/metrics:drift",
+        {"modelDeploymentCrn": d["crn"], "reference": reference, "current": current},
+    )
+    assert reply.status == 200, reply
+    report = reply.body
+    by_name = {f["name"]: f for f in report["features"]}
+    assert set(by_name) == {"age", "plan"}
+    age, plan = by_name["age"], by_name["plan"]
+    assert (age["kind"], age["referenceCount"], age["currentCount"]) == ("numeric", 300, 250)
+    assert plan["kind"] == "categorical" and plan["method"] == "jensen_shannon"
+
+    peer = peer_drift("numeric", ref_ages, cur_ages)
+    s = age["statistics"]
+    for key in ("ks_statistic", "ks_p_value", "wasserstein", "wasserstein_normed"):
+        assert close(s[key], peer["scipy"][key]), (key, s[key], peer["scipy"][key])
+    for key in ("wasserstein_normed", "psi", "jensen_shannon"):
+        assert close(s[key], peer["evidently"][key]), (key, s[key], peer["evidently"][key])
+    # Evidently's KS p-value uses the exact distribution at these sizes; the verdict agrees.
+    assert ("ks" in age["driftedBy"]) == peer["evidently"]["drift"]["ks"]
+    assert ("psi" in age["driftedBy"]) == peer["evidently"]["drift"]["psi"]
+    assert age["method"] == "ks" and age["drifted"] == peer["evidently"]["drift"]["ks"]
+
+    peer = peer_drift("categorical", ref_plans, cur_plans)
+    assert close(plan["statistics"]["jensen_shannon"], peer["scipy"]["jensen_shannon"])
+    assert close(plan["statistics"]["jensen_shannon"], peer["evidently"]["jensen_shannon"])
+    assert close(plan["statistics"]["psi"], peer["evidently"]["psi"], rel=1e-12)
+    assert plan["drifted"] == peer["evidently"]["drift"]["jensen_shannon"]
+    assert {c["category"] for c in plan["categories"]} == set(plans + ["enterprise"])
+
+    # A reference data file in the project gives the same numbers as the reference window.
+    rows = ["age,plan"] + [f"{a},{p}" for a, p in zip(ref_ages, ref_plans)]
+    put_file(owner.client, proj["id"], "data/reference.csv", "\n".join(rows) + "\n")
+    from_file = owner.client.post(
+        "/api/v2/metrics:drift",
+        {"modelDeploymentCrn": d["crn"], "reference": {"file": "data/reference.csv"},
+         "current": current, "features": ["age"]},
+    ).body
+    assert [f["name"] for f in from_file["features"]] == ["age"]
+    assert from_file["features"][0]["statistics"] == age["statistics"]
+    # Thresholds can be loosened; bad input is refused with a reason.
+    loose = owner.client.post(
+        "/api/v2/metrics:drift",
+        {"modelDeploymentCrn": d["crn"], "reference": reference, "current": current,
+         "thresholds": {"jensen_shannon": 0.99, "psi": 100, "ks_p_value": 0, "wasserstein": 100}},
+    ).body
+    assert loose["driftedFeatures"] == 0
+    bad = owner.client.post(
+        "/api/v2/metrics:drift",
+        {"modelDeploymentCrn": d["crn"], "reference": {"file": "data/missing.csv"},
+         "current": current},
+    )
+    assert_error(bad, 404, "not_found")
+    put_file(owner.client, proj["id"], "data/ragged.csv", "age,plan\n1,a\n2\n")
+    ragged = owner.client.post(
+        "/api/v2/metrics:drift",
+        {"modelDeploymentCrn": d["crn"], "reference": {"file": "data/ragged.csv"},
+         "current": current},
+    )
+    assert_error(ragged, 400, "bad_request")
+    assert "line 3" in ragged.body["error"]["message"]

@@ -18,6 +18,7 @@
 # test regenerates bit-identical data without shipping the arrays.
 import enum
 import math
+import os
 import sys
 import types
 import zipfile
@@ -28,6 +29,7 @@ import scipy
 from scipy import stats
 
 MASK = (1 << 64) - 1
+STATTESTS = ["utils", "psi", "jensenshannon", "ks_stattest", "wasserstein_distance_norm"]
 
 
 class SplitMix64:
@@ -70,7 +72,8 @@ def small_ints(seed, n, k):
 
 
 def load_evidently(wheel):
-    """Executes Evidently's stattest modules from the wheel; returns them by short name."""
+    """Executes Evidently's stattest modules from the wheel (or from an installed `evidently`
+    package directory); returns them by short name."""
 
     class ColumnType(enum.Enum):
         Numerical = "num"
@@ -104,14 +107,24 @@ def load_evidently(wheel):
 
     modules = {}
     prefix = "evidently/legacy/calculations/stattests/"
-    with zipfile.ZipFile(wheel) as wheel_zip:
-        for short in ["utils", "psi", "jensenshannon", "ks_stattest", "wasserstein_distance_norm"]:
-            name = "evidently.legacy.calculations.stattests." + short
-            module = types.ModuleType(name)
-            sys.modules[name] = module
-            code = wheel_zip.read(prefix + short + ".py").decode()
-            exec(compile(code, prefix + short + ".py", "exec"), module.__dict__)
-            modules[short] = module
+    if str(wheel).endswith(".whl"):
+        with zipfile.ZipFile(wheel) as wheel_zip:
+            sources = {
+                short: wheel_zip.read(prefix + short + ".py").decode()
+                for short in STATTESTS
+            }
+    else:  # the installed package: <site-packages>/evidently
+        base = os.path.join(os.path.dirname(str(wheel)), prefix)
+        sources = {}
+        for short in STATTESTS:
+            with open(os.path.join(base, short + ".py")) as f:
+                sources[short] = f.read()
+    for short in STATTESTS:
+        name = "evidently.legacy.calculations.stattests." + short
+        module = types.ModuleType(name)
+        sys.modules[name] = module
+        exec(compile(sources[short], prefix + short + ".py", "exec"), module.__dict__)
+        modules[short] = module
     modules["ColumnType"] = ColumnType
     return modules
 
