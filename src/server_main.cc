@@ -247,6 +247,15 @@ int RunServer(const std::vector<std::string>& args) {
     serving::ModelServing serving(model_registry, scheduler, workloads, logs, environment, jobs,
                                   clock, serving_options);
     serving.SetMetrics(metrics_service->get());
+    metrics::Monitors monitors(
+        **store, **metrics_service, clock,
+        [&model_registry, &serving_options](std::int64_t project_id,
+                                            std::int64_t model_id) -> Result<metrics::MonitorTarget> {
+            ASSIGN_OR_RETURN(auto model, model_registry.GetModel(project_id, model_id));
+            return metrics::MonitorTarget{
+                serving::Crn(serving_options.workspace, "model", model.uuid), model.name,
+                serving_options.projects_dir / std::to_string(project_id) / "files"};
+        });
     scheduler.AddFinishListener(
         [&serving](const compute::Workload& w) { serving.OnWorkloadFinished(w); });
     scheduler.SetLaunchHook([&accounts, &serving](const compute::Workload& w) {
@@ -277,7 +286,7 @@ int RunServer(const std::vector<std::string>& args) {
     api::Services services{**store,   accounts,  teams,     audit,     projects, environment,
                            config,    clock,     temp_dir,  workloads, logs,     scheduler,
                            jobs,      experiments, model_registry, serving,
-                           **metrics_service};
+                           **metrics_service, monitors};
     http::Router router;
     api::RegisterRoutes(router, services);
 
@@ -345,6 +354,7 @@ int RunServer(const std::vector<std::string>& args) {
     }
     notifier.Start();
     schedules.Start();
+    monitors.Start();
     std::cout << "Lathe is ready at " << url << "\n";
     if (generated->has_value() && !(*generated)->empty()) {
         std::cout << "First start: created the site admin.\n"
@@ -358,6 +368,7 @@ int RunServer(const std::vector<std::string>& args) {
     std::cout << "Data in " << data_dir.string() << ". Press Ctrl-C to stop." << std::endl;
     server.RunUntilSignal();
     schedules.Stop();
+    monitors.Stop();
     serving.Shutdown();
     scheduler.Shutdown();
     // Runs still going are killed (their ends are recorded) before webhooks get their last

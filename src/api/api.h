@@ -15,6 +15,7 @@
 #include "jobs/experiments.h"
 #include "jobs/jobs.h"
 #include "metrics/metrics_service.h"
+#include "metrics/monitors.h"
 #include "projects/environment.h"
 #include "projects/projects.h"
 #include "serving/model_serving.h"
@@ -42,6 +43,7 @@ struct Services {
     serving::ModelRegistry& models;
     serving::ModelServing& serving;
     metrics::MetricsService& metrics;
+    metrics::Monitors& monitors;
 };
 
 void RegisterRoutes(http::Router& router, Services& services);

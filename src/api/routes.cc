@@ -18,6 +18,7 @@ void RegisterRoutes(http::Router& router, Services& services) {
     RegisterModelRoutes(router, services);
     RegisterServingRoutes(router, services);
     RegisterMetricsRoutes(router, services);
+    RegisterMonitorRoutes(router, services);
 }
 
 }  // namespace lathe::api

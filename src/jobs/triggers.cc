@@ -1,9 +1,8 @@
 // Schedule firing and webhook delivery threads.
 #include "jobs/triggers.h"
 
-#include <curl/curl.h>
-
 #include "core/log.h"
+#include "core/webhook.h"
 
 namespace lathe::jobs {
 
@@ -117,28 +116,6 @@ void WebhookNotifier::Stop() {
     }
 }
 
-bool WebhookNotifier::Post(const Delivery& d) {
-    CURL* curl = curl_easy_init();
-    if (curl == nullptr) {
-        return false;
-    }
-    curl_slist* headers = curl_slist_append(nullptr, "Content-Type: application/json");
-    curl_easy_setopt(curl, CURLOPT_URL, d.url.c_str());
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, d.body.c_str());
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, static_cast<long>(d.body.size()));
-    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-    curl_easy_setopt(curl, CURLOPT_TIMEOUT, 5L);
-    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, 3L);
-    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION,
-                     +[](char*, size_t size, size_t n, void*) -> size_t { return size * n; });
-    CURLcode rc = curl_easy_perform(curl);
-    long status = 0;
-    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-    curl_slist_free_all(headers);
-    curl_easy_cleanup(curl);
-    return rc == CURLE_OK && status >= 200 && status < 300;
-}
+bool WebhookNotifier::Post(const Delivery& d) { return PostJson(d.url, d.body).has_value(); }
 
 }  // namespace lathe::jobs

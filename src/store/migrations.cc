@@ -250,6 +250,54 @@ CREATE TABLE model_replicas (
 );
 CREATE INDEX model_replicas_deployment ON model_replicas(deployment_id);
 )sql"},
+        {8, "monitors",
+         R"sql(
+CREATE TABLE monitors (
+    id {{id}},
+    project_id BIGINT NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+    model_id BIGINT NOT NULL REFERENCES models(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    spec TEXT NOT NULL,
+    enabled BIGINT NOT NULL DEFAULT 1,
+    state TEXT NOT NULL DEFAULT 'pending',
+    last_value DOUBLE PRECISION,
+    last_message TEXT NOT NULL DEFAULT '',
+    last_evaluated_at BIGINT,
+    next_run_at BIGINT NOT NULL,
+    created_by BIGINT NOT NULL REFERENCES users(id),
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    UNIQUE (model_id, name)
+);
+CREATE INDEX monitors_due ON monitors(enabled, next_run_at);
+CREATE TABLE alerts (
+    id {{id}},
+    monitor_id BIGINT NOT NULL REFERENCES monitors(id) ON DELETE CASCADE,
+    project_id BIGINT NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+    model_id BIGINT NOT NULL,
+    state TEXT NOT NULL,
+    value DOUBLE PRECISION,
+    threshold DOUBLE PRECISION NOT NULL,
+    message TEXT NOT NULL,
+    opened_at BIGINT NOT NULL,
+    resolved_at BIGINT
+);
+CREATE INDEX alerts_monitor ON alerts(monitor_id, id);
+CREATE INDEX alerts_project ON alerts(project_id, id);
+CREATE TABLE alert_deliveries (
+    id {{id}},
+    alert_id BIGINT NOT NULL REFERENCES alerts(id) ON DELETE CASCADE,
+    event TEXT NOT NULL,
+    url TEXT NOT NULL,
+    body TEXT NOT NULL,
+    state TEXT NOT NULL,
+    attempts BIGINT NOT NULL DEFAULT 0,
+    next_attempt_at BIGINT NOT NULL,
+    last_error TEXT NOT NULL DEFAULT '',
+    delivered_at BIGINT
+);
+CREATE INDEX alert_deliveries_due ON alert_deliveries(state, next_attempt_at);
+)sql"},
     };
     return kMigrations;
 }

@@ -55,14 +55,20 @@ protected:
         auto metrics = metrics::MetricsService::Open(metrics_options, clock_);
         ASSERT_TRUE(metrics) << metrics.error().message;
         metrics_ = std::move(*metrics);
+        monitors_ = std::make_unique<metrics::Monitors>(
+            *store_, *metrics_, clock_,
+            [](std::int64_t, std::int64_t) -> Result<metrics::MonitorTarget> {
+                return MakeError(ErrorCode::kNotFound, "no models here");
+            });
         services_ = std::make_unique<api::Services>(
             api::Services{*store_, *accounts_, *teams_, *audit_, *projects_, *env_, config_, clock_,
                           dir_, *workloads_, *logs_, *scheduler_, *jobs_, *experiments_, *models_,
-                          *serving_, *metrics_});
+                          *serving_, *metrics_, *monitors_});
         api::RegisterRoutes(router_, *services_);
     }
     void TearDown() override {
         services_.reset();
+        monitors_.reset();
         metrics_.reset();
         std::error_code ec;
         fs::remove_all(dir_, ec);
@@ -73,6 +79,7 @@ protected:
     ServerConfig config_;
     std::unique_ptr<store::SqliteStore> store_;
     std::unique_ptr<metrics::MetricsService> metrics_;
+    std::unique_ptr<metrics::Monitors> monitors_;
     std::unique_ptr<SecretBox> box_;
     std::unique_ptr<auth::Accounts> accounts_;
     std::unique_ptr<auth::Teams> teams_;
