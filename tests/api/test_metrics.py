@@ -356,3 +356,44 @@ def test_drift_matches_scipy_and_evidently(lathe, owner):
     )
     assert_error(ragged, 400, "bad_request")
     assert "line 3" in ragged.body["error"]["message"]
+
+
+REPLICA_SDK = (
+    "import json, os, urllib.error, urllib.request\n"
+    "import cdsw\n"
+    "def predict(args):\n"
+    "    out = {'key': os.environ['LATHE_API_KEY'][:4]}\n"
+    "    if args.get('aggregate'):\n"
+    "        cdsw.track_aggregate_metrics({'n': 1}, 1, 2)\n"
+    "    try:\n"
+    "        got = cdsw.read_metrics(model_deployment_crn=args.get('crn'))\n"
+    "        out['read'] = len(got['metrics'])\n"
+    "    except cdsw.LatheError as e:\n"
+    "        out['read_error'] = [e.status, str(e)]\n"
+    "    req = urllib.request.Request(os.environ['LATHE_API_URL'] + '/api/v2/projects',\n"
+    "        headers={'Authorization': 'Bearer ' + os.environ['LATHE_API_KEY']})\n"
+    "    try:\n"
+    "        urllib.request.urlopen(req, timeout=10)\n"
+    "        out['projects'] = 200\n"
+    "    except urllib.error.HTTPError as e:\n"
+    "        out['projects'] = e.code\n"
+    "    return out\n"
+)
+
+
+def test_a_replica_uses_its_own_key_for_its_own_metrics(lathe, owner, tracked):
+    _, other_model, other = tracked
+    proj = create_project(owner.client)
+    model, d = model_from(owner.client, proj["id"], REPLICA_SDK)
+    status, body, _ = call(lathe.url, model["access_key"], {"aggregate": True})
+    assert status == 200, body
+    got = body["response"]
+    # Never the owner's key: a replica key, good for its deployment's metrics only.
+    assert got["key"] == "lrk_"
+    assert got["read"] == 1  # the aggregate it just recorded (its deployment from the env)
+    assert got["projects"] == 403
+    status, body, _ = call(lathe.url, model["access_key"], {"crn": other["crn"]})
+    assert body["response"]["read_error"][0] == 404, body
+    # The owner sees the aggregate the replica wrote.
+    [agg] = read(owner.client, modelDeploymentCrn=d["crn"])["metrics"]
+    assert agg["aggregate"] is True and agg["metrics"] == {"n": 1}

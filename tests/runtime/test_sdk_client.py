@@ -157,6 +157,28 @@ def test_read_metrics_sends_the_window_and_returns_the_answer_as_is(server, monk
     }
 
 
+def test_read_metrics_follows_the_pages(server, monkeypatch):
+    pages = {
+        None: {"metrics": [{"predictionUuid": "a"}, {"predictionUuid": "b"}],
+               "rolledUp": False, "summaries": [], "nextPageToken": "2"},
+        "2": {"metrics": [{"predictionUuid": "c"}], "rolledUp": False, "summaries": [],
+              "nextPageToken": "3"},
+        "3": {"metrics": [{"predictionUuid": "d"}], "rolledUp": False, "summaries": []},
+    }
+    seen = []
+
+    def post(path, body, read=False):
+        assert path == "/api/v2/metrics:read" and read
+        seen.append(body.get("pageToken"))
+        return json.loads(json.dumps(pages[body.get("pageToken")]))
+
+    monkeypatch.setattr(lathe._client, "post", post)
+    got = lathe.read_metrics(model_deployment_crn=CRN)
+    assert seen == [None, "2", "3"]
+    assert [m["predictionUuid"] for m in got["metrics"]] == ["a", "b", "c", "d"]
+    assert "nextPageToken" not in got
+
+
 def test_read_metrics_without_any_crn_says_so(server):
     with pytest.raises(lathe.LatheError, match="read_metrics needs a CRN"):
         lathe.read_metrics()

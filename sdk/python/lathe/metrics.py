@@ -247,7 +247,8 @@ def read_metrics(
     """Reads the predictions and aggregates of a deployment, build or model made in a window.
 
     The window defaults to [0, now]; with no CRN given, LATHE_MODEL_DEPLOYMENT_CRN is used.
-    Returns `{"metrics": [...], "rolledUp": bool, "summaries": [...]}`; each entry has
+    Returns `{"metrics": [...], "rolledUp": bool, "summaries": [...]}` (every page of it); each
+    entry has
     modelDeploymentCrn, modelBuildCrn, modelCrn, predictionUuid, startTimeStampMs,
     endTimeStampMs and metrics (delayed metrics merged in); aggregates have a null predictionUuid
     and `"aggregate": true`.
@@ -276,7 +277,17 @@ def read_metrics(
             "LATHE_MODEL_DEPLOYMENT_CRN is used)"
         )
     body = dict(crns, startTimeStampMs=start, endTimeStampMs=end)
-    return _client.post("/api/v2/metrics:read", body, read=True)
+    answer = _client.post("/api/v2/metrics:read", body, read=True)
+    # The server answers at most a million predictions per page: follow the pages, so the caller
+    # gets the whole window as CML's read_metrics does (aggregates and summaries come once).
+    while answer.get("nextPageToken"):
+        page = _client.post(
+            "/api/v2/metrics:read", dict(body, pageToken=answer.pop("nextPageToken")), read=True
+        )
+        answer["metrics"].extend(page.get("metrics", []))
+        if page.get("nextPageToken"):
+            answer["nextPageToken"] = page["nextPageToken"]
+    return answer
 
 
 def drift(reference, current, model_deployment_crn=None, features=None, thresholds=None):
