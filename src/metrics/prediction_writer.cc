@@ -27,7 +27,7 @@ PredictionWriter::~PredictionWriter() {
     thread_.join();
 }
 
-bool PredictionWriter::Enqueue(Entry entry, std::size_t bytes) {
+bool PredictionWriter::Enqueue(Entry& entry, std::size_t bytes) {
     const std::size_t n = entry.records.size();
     {
         std::lock_guard lock(mu_);
@@ -46,12 +46,16 @@ bool PredictionWriter::Enqueue(Entry entry, std::size_t bytes) {
     return true;
 }
 
-bool PredictionWriter::Submit(PredictionRecord record, Committed done) {
-    const std::size_t bytes = BytesOf(record);
+bool PredictionWriter::Submit(PredictionRecord&& record, Committed&& done) {
     Entry e;
     e.records.push_back(std::move(record));
     e.done = std::move(done);
-    return Enqueue(std::move(e), bytes);
+    if (Enqueue(e, BytesOf(e.records.front()))) {
+        return true;
+    }
+    record = std::move(e.records.front());  // refused: the caller keeps what it gave
+    done = std::move(e.done);
+    return false;
 }
 
 bool PredictionWriter::SubmitBatch(std::vector<PredictionRecord> records, Committed done) {
@@ -59,7 +63,8 @@ bool PredictionWriter::SubmitBatch(std::vector<PredictionRecord> records, Commit
     for (const auto& r : records) {
         bytes += BytesOf(r);
     }
-    return Enqueue(Entry{std::move(records), std::move(done)}, bytes);
+    Entry e{std::move(records), std::move(done)};
+    return Enqueue(e, bytes);
 }
 
 void PredictionWriter::Flush() {

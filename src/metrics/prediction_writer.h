@@ -46,8 +46,9 @@ public:
     PredictionWriter(const PredictionWriter&) = delete;
     PredictionWriter& operator=(const PredictionWriter&) = delete;
 
-    // Queues a record; false (and `done` is not called) when the queue is full.
-    bool Submit(PredictionRecord record, Committed done);
+    // Queues a record; false when the queue is full, and then neither argument was moved from
+    // (the caller still has them) and `done` is not called.
+    bool Submit(PredictionRecord&& record, Committed&& done);
     // Queues many records with one callback for all of them (benchmarks, imports).
     bool SubmitBatch(std::vector<PredictionRecord> records, Committed done);
     // Returns once everything queued before the call is committed.
@@ -60,7 +61,8 @@ private:
         Committed done;
     };
     void Run();
-    bool Enqueue(Entry entry, std::size_t bytes);
+    // Takes the record(s) and callback out of `entry` only when it queues them.
+    bool Enqueue(Entry& entry, std::size_t bytes);
 
     MetricsStore& store_;
     const WriterOptions options_;

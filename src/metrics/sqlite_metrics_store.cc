@@ -50,7 +50,12 @@ CREATE TABLE IF NOT EXISTS predictions (
     start_ms INTEGER NOT NULL,
     end_ms INTEGER NOT NULL,
     metrics TEXT NOT NULL);
-CREATE UNIQUE INDEX IF NOT EXISTS predictions_uuid ON predictions(uuid);
+-- uuid -> prediction, filled in sorted chunks behind the appends (see IndexUuids): a uuid4 is
+-- random, and a B-tree index updated on every append dirties a page per record.
+CREATE TABLE IF NOT EXISTS prediction_uuids (
+    uuid_key INTEGER NOT NULL,
+    id INTEGER NOT NULL,
+    PRIMARY KEY (uuid_key, id)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS prediction_spans (
     series INTEGER NOT NULL,
     minute_ms INTEGER NOT NULL,
@@ -220,6 +225,16 @@ std::string MergeObjects(std::string_view base, const std::vector<std::string>& 
     return merged.dump();
 }
 
+// The 64-bit FNV-1a hash of a uuid's text: prediction_uuids' key.
+std::int64_t UuidKey(std::string_view uuid) {
+    std::uint64_t h = 14695981039346656037ull;
+    for (char c : uuid) {
+        h ^= static_cast<unsigned char>(c);
+        h *= 1099511628211ull;
+    }
+    return static_cast<std::int64_t>(h);
+}
+
 // Calls fn(key, value) for each top-level number (booleans excluded) of a JSON object's text.
 template <typename Fn>
 void ForEachNumber(std::string_view text, Fn&& fn) {
@@ -307,7 +322,7 @@ public:
         sqlite3_busy_timeout(db, 10000);
         std::string pragmas = reader ? "PRAGMA query_only=1;" : "PRAGMA journal_mode=WAL;";
         pragmas += o.synchronous_full ? "PRAGMA synchronous=FULL;" : "PRAGMA synchronous=NORMAL;";
-        pragmas += "PRAGMA cache_size=-65536;";  // 64 MiB of page cache
+        pragmas += reader ? "PRAGMA cache_size=-65536;" : "PRAGMA cache_size=-262144;";
         RETURN_IF_ERROR(c->Exec(pragmas));
         return c;
     }
@@ -433,6 +448,12 @@ Result<std::unique_ptr<SqliteMetricsStore>> SqliteMetricsStore::Open(
         ASSIGN_OR_RETURN(auto reader, Connection::Open(options, /*reader=*/true));
         store->idle_readers_.push_back(reader.get());
         store->readers_.push_back(std::move(reader));
+    }
+    {
+        PREPARE(*store->writer_, s, "SELECT value FROM rollup_state WHERE name = 'uuid_indexed'");
+        if (s.Step() == SQLITE_ROW) {
+            store->uuid_indexed_until_ = s.Int(0);
+        }
     }
     // Deployment id -> series id, so appends never query for it.
     PREPARE(*store->writer_, s, "SELECT deployment_id, id FROM series ORDER BY deployment_id");
@@ -566,7 +587,7 @@ Status SqliteMetricsStore::AppendPredictions(std::span<const PredictionRecord> r
     Status st = writer_->Transaction([&]() -> Status {
         PREPARE(*writer_, insert,
                 "INSERT INTO predictions (series, uuid, start_ms, end_ms, metrics) "
-                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (uuid) DO NOTHING");
+                "VALUES (?, ?, ?, ?, ?)");
         std::int64_t last_deployment = -1;
         std::int64_t series = 0;
         for (const PredictionRecord& r : records) {
@@ -588,10 +609,6 @@ Status SqliteMetricsStore::AppendPredictions(std::span<const PredictionRecord> r
                 return writer_->StepError();
             }
             insert.Reset();
-            if (writer_->Changes() == 0) {
-                ++skipped_here;  // a uuid already stored
-                continue;
-            }
             const std::int64_t id = writer_->LastInsertId();
             auto [it, fresh] = spans.try_emplace({series, FloorTo(r.start_ms, kMinuteMs)}, id, id);
             if (!fresh) {
@@ -615,7 +632,85 @@ Status SqliteMetricsStore::AppendPredictions(std::span<const PredictionRecord> r
     if (skipped != nullptr) {
         *skipped = skipped_here;
     }
+    if (st && writer_->LastInsertId() - uuid_indexed_until_ >= options_.uuid_index_chunk) {
+        // Best effort: a lookup finds unindexed records by scanning the tail.
+        if (auto indexed = IndexUuids(); !indexed) {
+            return std::unexpected(indexed.error());
+        }
+    }
     return st;
+}
+
+// Indexes the uuids of records appended since the last call, sorted, in one transaction.
+// write_mu_ held.
+Status SqliteMetricsStore::IndexUuids() {
+    return writer_->Transaction([&]() -> Status {
+        std::vector<std::pair<std::int64_t, std::int64_t>> keys;
+        std::int64_t last = uuid_indexed_until_;
+        {
+            PREPARE(*writer_, scan, "SELECT id, uuid FROM predictions WHERE id > ? ORDER BY id");
+            scan.Bind(1, uuid_indexed_until_);
+            int rc;
+            while ((rc = scan.Step()) == SQLITE_ROW) {
+                last = scan.Int(0);
+                keys.emplace_back(UuidKey(scan.Text(1)), last);
+            }
+            if (rc != SQLITE_DONE) {
+                return writer_->StepError();
+            }
+        }
+        std::sort(keys.begin(), keys.end());
+        PREPARE(*writer_, put, "INSERT OR IGNORE INTO prediction_uuids (uuid_key, id) VALUES (?, ?)");
+        for (const auto& [key, id] : keys) {
+            put.Bind(1, key).Bind(2, id);
+            if (put.Step() != SQLITE_DONE) {
+                return writer_->StepError();
+            }
+            put.Reset();
+        }
+        PREPARE(*writer_, save, "INSERT OR REPLACE INTO rollup_state (name, value) "
+                                "VALUES ('uuid_indexed', ?)");
+        save.Bind(1, last);
+        RETURN_IF_ERROR(writer_->Done(save));
+        uuid_indexed_until_ = last;
+        return {};
+    });
+}
+
+// The (id, series) of the oldest prediction with this uuid: through the uuid index, else in the
+// not yet indexed tail.
+Result<std::optional<std::pair<std::int64_t, std::int64_t>>> SqliteMetricsStore::FindPrediction(
+    Connection& c, std::string_view uuid) {
+    std::int64_t indexed_until = 0;
+    {
+        PREPARE(c, s, "SELECT value FROM rollup_state WHERE name = 'uuid_indexed'");
+        if (s.Step() == SQLITE_ROW) {
+            indexed_until = s.Int(0);
+        }
+    }
+    {
+        PREPARE(c, s, "SELECT p.id, p.series FROM prediction_uuids u JOIN predictions p ON "
+                      "p.id = u.id WHERE u.uuid_key = ? AND p.uuid = ? ORDER BY p.id LIMIT 1");
+        s.Bind(1, UuidKey(uuid)).Bind(2, uuid);
+        const int rc = s.Step();
+        if (rc == SQLITE_ROW) {
+            return std::make_pair(s.Int(0), s.Int(1));
+        }
+        if (rc != SQLITE_DONE) {
+            return c.StepError();
+        }
+    }
+    PREPARE(c, s, "SELECT id, series FROM predictions WHERE id > ? AND uuid = ? ORDER BY id "
+                  "LIMIT 1");
+    s.Bind(1, indexed_until).Bind(2, uuid);
+    const int rc = s.Step();
+    if (rc == SQLITE_ROW) {
+        return std::make_pair(s.Int(0), s.Int(1));
+    }
+    if (rc != SQLITE_DONE) {
+        return c.StepError();
+    }
+    return std::nullopt;
 }
 
 Result<Series> SqliteMetricsStore::SeriesOfPrediction(std::string_view uuid) {
@@ -625,16 +720,19 @@ Result<Series> SqliteMetricsStore::SeriesOfPrediction(std::string_view uuid) {
         Connection* c;
         ~Release() { self->ReleaseReader(c); }
     } release{this, c};
-    PREPARE(*c, s, "SELECT s.id, s.deployment_id, s.project_id, s.model_id, s.build_id, "
-                   "s.model_crn, s.build_crn, s.deployment_crn FROM predictions p "
-                   "JOIN series s ON s.id = p.series WHERE p.uuid = ?");
-    s.Bind(1, uuid);
-    const int rc = s.Step();
-    if (rc == SQLITE_ROW) {
-        return SeriesFrom(s);
-    }
-    if (rc != SQLITE_DONE) {
-        return c->StepError();
+    RETURN_IF_ERROR(c->Exec("BEGIN"));
+    struct End {
+        Connection* c;
+        ~End() { (void)c->Exec("COMMIT"); }
+    } end{c};
+    ASSIGN_OR_RETURN(auto found, FindPrediction(*c, uuid));
+    if (found) {
+        PREPARE(*c, s, "SELECT id, deployment_id, project_id, model_id, build_id, model_crn, "
+                       "build_crn, deployment_crn FROM series WHERE id = ?");
+        s.Bind(1, found->second);
+        if (s.Step() == SQLITE_ROW) {
+            return SeriesFrom(s);
+        }
     }
     return MakeError(ErrorCode::kNotFound,
                      "no prediction has uuid " + std::string(uuid) +
@@ -647,11 +745,12 @@ Result<DelayedResult> SqliteMetricsStore::AddDelayed(std::string_view uuid,
     std::lock_guard lock(write_mu_);
     DelayedResult out;
     RETURN_IF_ERROR(writer_->Transaction([&]() -> Status {
+        ASSIGN_OR_RETURN(auto found, FindPrediction(*writer_, uuid));
         PREPARE(*writer_, find,
                 "SELECT p.id, p.start_ms, s.id, s.deployment_id, s.project_id, s.model_id, "
                 "s.build_id, s.model_crn, s.build_crn, s.deployment_crn FROM predictions p "
-                "JOIN series s ON s.id = p.series WHERE p.uuid = ?");
-        find.Bind(1, uuid);
+                "JOIN series s ON s.id = p.series WHERE p.id = ?");
+        find.Bind(1, found ? found->first : std::int64_t{-1});
         const int rc = find.Step();
         if (rc == SQLITE_DONE) {
             return MakeError(ErrorCode::kNotFound,
@@ -1008,6 +1107,21 @@ Result<RollupStats> SqliteMetricsStore::RollUp(std::int64_t now_ms,
                     "id >= ? AND id <= ? AND series = ? AND start_ms < ?)");
             del_late.Bind(1, first).Bind(2, last).Bind(3, series).Bind(4, minute + kMinuteMs);
             RETURN_IF_ERROR(writer_->Done(del_late));
+            PREPARE(*writer_, keys, "SELECT id, uuid FROM predictions WHERE id >= ? AND "
+                                    "id <= ? AND series = ? AND start_ms < ?");
+            keys.Bind(1, first).Bind(2, last).Bind(3, series).Bind(4, minute + kMinuteMs);
+            std::vector<std::pair<std::int64_t, std::int64_t>> gone;
+            while (keys.Step() == SQLITE_ROW) {
+                gone.emplace_back(UuidKey(keys.Text(1)), keys.Int(0));
+            }
+            keys.Reset();
+            std::sort(gone.begin(), gone.end());
+            PREPARE(*writer_, unindex, "DELETE FROM prediction_uuids WHERE uuid_key = ? AND id = ?");
+            for (const auto& [key, id] : gone) {
+                unindex.Bind(1, key).Bind(2, id);
+                RETURN_IF_ERROR(writer_->Done(unindex));
+                unindex.Reset();
+            }
             PREPARE(*writer_, del, "DELETE FROM predictions WHERE id >= ? AND id <= ? AND "
                                    "series = ? AND start_ms < ?");
             del.Bind(1, first).Bind(2, last).Bind(3, series).Bind(4, minute + kMinuteMs);

@@ -21,6 +21,9 @@ struct SqliteMetricsOptions {
     bool synchronous_full = false;
     int readers = 2;
     std::int64_t rollup_chunk = 20000;  // rows per rollup transaction, to keep writers' waits short
+    // The uuid index is brought up to date once this many records are unindexed; lookups scan
+    // that tail.
+    std::int64_t uuid_index_chunk = 50000;
 };
 
 class SqliteMetricsStore final : public MetricsStore {
@@ -56,12 +59,16 @@ private:
     void ReleaseReader(Connection* c);
     Result<std::int64_t> SeriesIdOf(std::int64_t deployment_id);  // writer_ held
     Result<std::int64_t> RollChunk(std::int64_t now_ms, bool delayed);  // rows rolled
+    Status IndexUuids();  // write_mu_ held
+    static Result<std::optional<std::pair<std::int64_t, std::int64_t>>> FindPrediction(
+        Connection& c, std::string_view uuid);
 
     SqliteMetricsOptions options_;
 
     std::mutex write_mu_;  // serializes writes; guards writer_ and series_by_deployment_
     std::unique_ptr<Connection> writer_;
     std::vector<std::pair<std::int64_t, std::int64_t>> series_by_deployment_;  // sorted
+    std::int64_t uuid_indexed_until_ = 0;  // the last prediction id in prediction_uuids
 
     std::mutex read_mu_;  // guards idle_readers_
     std::condition_variable reader_free_;

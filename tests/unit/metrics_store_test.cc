@@ -96,11 +96,10 @@ TEST_F(MetricsStoreTest, AppendsAndReadsAWindowWithDelayedMetricsMerged) {
         Record(1, "u2", 2000, {{"x", 2}, {"s", "yes"}}),
         Record(1, "u3", 5 * kMinute, {{"x", 3}}),
         Record(99, "unknown-deployment", 1000, {{"x", 0}}),
-        Record(1, "u1", 1000, {{"x", 100}}),  // a uuid already stored
     };
     std::size_t skipped = 0;
     ASSERT_TRUE(store_->AppendPredictions(batch, &skipped));
-    EXPECT_EQ(skipped, 2u);
+    EXPECT_EQ(skipped, 1u);
 
     ASSERT_TRUE(store_->AddDelayed("u2", R"({"label":1})", 10));
     ASSERT_TRUE(store_->AddDelayed("u2", R"({"label":0,"late":true})", 11));
@@ -128,6 +127,40 @@ TEST_F(MetricsStoreTest, AppendsAndReadsAWindowWithDelayedMetricsMerged) {
     ASSERT_TRUE(by_model);
     ASSERT_EQ(by_model->size(), 1u);
     EXPECT_EQ((*by_model)[0].id, a.id);
+}
+
+TEST_F(MetricsStoreTest, UuidsAreFoundBeforeAndAfterTheyAreIndexed) {
+    // A small index chunk: some lookups go through the index, the newest through the tail.
+    store_.reset();
+    SqliteMetricsOptions o;
+    o.path = (dir_ / "metrics.db").string();
+    o.uuid_index_chunk = 100;
+    auto s = SqliteMetricsStore::Open(o);
+    ASSERT_TRUE(s);
+    store_ = std::move(*s);
+    Series a = Register(1);
+    for (int batch = 0; batch < 5; ++batch) {
+        std::vector<PredictionRecord> records;
+        for (int i = 0; i < 70; ++i) {
+            records.push_back(Record(1, "b" + std::to_string(batch) + "-" + std::to_string(i),
+                                     1000 + i, {{"i", i}}));
+        }
+        ASSERT_TRUE(store_->AppendPredictions(records, nullptr));
+    }
+    for (int batch = 0; batch < 5; ++batch) {
+        for (int i : {0, 33, 69}) {
+            const std::string uuid = "b" + std::to_string(batch) + "-" + std::to_string(i);
+            auto found = store_->SeriesOfPrediction(uuid);
+            ASSERT_TRUE(found) << uuid;
+            EXPECT_EQ(found->id, a.id);
+            ASSERT_TRUE(store_->AddDelayed(uuid, R"({"y":1})", 5)) << uuid;
+        }
+    }
+    EXPECT_FALSE(store_->SeriesOfPrediction("b9-0"));
+    // Survives reopening (the index position is stored).
+    Open();
+    EXPECT_TRUE(store_->SeriesOfPrediction("b4-69"));
+    EXPECT_TRUE(store_->SeriesOfPrediction("b0-0"));
 }
 
 TEST_F(MetricsStoreTest, LateRecordsAndPagesAreFound) {
