@@ -68,6 +68,8 @@ struct ReadRange {
     std::int64_t end_ms = 0;
     std::size_t limit = 0;             // predictions at most; 0 = no limit
     std::int64_t after_id = 0;         // a page token: start after this record
+    std::int64_t max_id = 0;           // stop after this record (0: no bound)
+    bool aggregates = true;            // also read the aggregates (first page only)
 };
 
 struct ReadStats {
@@ -77,6 +79,13 @@ struct ReadStats {
     std::int64_t next_after_id = 0;    // when truncated: the next page's after_id
     // Raw records before this time were deleted after their retention; only rollups remain.
     std::int64_t raw_kept_from_ms = 0;
+};
+
+// Where a range's predictions lie: an upper bound of how many, and their id bounds.
+struct IdSpan {
+    std::int64_t first_id = 0;
+    std::int64_t last_id = 0;
+    std::int64_t rows = 0;  // at most this many (other series' rows in the span are counted)
 };
 
 struct DelayedResult {
@@ -127,6 +136,7 @@ public:
     virtual Result<ReadStats> Read(const ReadRange& range,
                                    const std::function<void(const PredictionView&)>& prediction,
                                    const std::function<void(const AggregateView&)>& aggregate) = 0;
+    virtual Result<IdSpan> PredictionIdSpan(const ReadRange& range) = 0;
     // Rollups of the range at a resolution, for the named metrics (all when empty).
     virtual Status ReadSummaries(const ReadRange& range, std::int64_t resolution_ms,
                                  const std::vector<std::string>& metrics,

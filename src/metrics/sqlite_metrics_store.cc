@@ -180,6 +180,44 @@ bool ScanMembers(std::string_view text,
 // million of them); anything the scanner doesn't understand takes the parsing path.
 std::string MergeObjects(std::string_view base, const std::vector<std::string>& more) {
     thread_local std::vector<std::pair<std::string_view, std::string_view>> members;
+    // The usual case: one delayed object whose keys the prediction doesn't have — append its
+    // members. A key found anywhere in the base text (even inside a string) takes the full path.
+    if (more.size() == 1 && base.size() >= 2 && base.back() == '}') {
+        members.clear();
+        const std::string_view extra = more[0];
+        bool clash = !ScanMembers(extra, members);
+        for (const auto& [key, value] : members) {
+            if (clash) {
+                break;
+            }
+            for (std::size_t at = base.find(key); at != std::string_view::npos;
+                 at = base.find(key, at + 1)) {
+                if (at + key.size() < base.size() && base[at + key.size()] == ':') {
+                    clash = true;
+                    break;
+                }
+            }
+        }
+        if (!clash) {
+            if (members.empty()) {
+                return std::string(base);
+            }
+            std::string out;
+            const std::size_t inner = extra.find('{') + 1;
+            const std::size_t inner_end = extra.rfind('}');
+            const bool base_empty = base.find_first_not_of(" {}\n\t\r") == std::string_view::npos;
+            out.reserve(base.size() + extra.size());
+            out.append(base.data(), base.size() - 1);
+            if (!base_empty) {
+                out += ',';
+            } else {
+                out = "{";
+            }
+            out.append(extra.data() + inner, inner_end - inner);
+            out += '}';
+            return out;
+        }
+    }
     members.clear();
     bool scanned = ScanMembers(base, members);
     for (const auto& m : more) {
@@ -840,7 +878,11 @@ Result<ReadStats> SqliteMetricsStore::Read(
             s.Bind(1, id).Bind(2, FloorTo(range.start_ms, kMinuteMs)).Bind(3, range.end_ms);
             int rc;
             while ((rc = s.Step()) == SQLITE_ROW) {
-                ranges.emplace_back(std::max(s.Int(0), range.after_id + 1), s.Int(1));
+                std::int64_t last = s.Int(1);
+                if (range.max_id != 0) {
+                    last = std::min(last, range.max_id);
+                }
+                ranges.emplace_back(std::max(s.Int(0), range.after_id + 1), last);
             }
             if (rc != SQLITE_DONE) {
                 return c->StepError();
@@ -920,7 +962,7 @@ Result<ReadStats> SqliteMetricsStore::Read(
     }
 
     // Aggregates whose window overlaps the range (first page only).
-    if (range.after_id == 0) {
+    if (range.after_id == 0 && range.aggregates) {
         PREPARE(*c, s, "SELECT id, series, start_ms, end_ms, metrics FROM aggregates "
                        "WHERE series = ? AND start_ms <= ? AND end_ms >= ? ORDER BY start_ms, id");
         for (const auto& [id, se] : series) {
@@ -943,6 +985,33 @@ Result<ReadStats> SqliteMetricsStore::Read(
         }
     }
     return stats;
+}
+
+Result<IdSpan> SqliteMetricsStore::PredictionIdSpan(const ReadRange& range) {
+    IdSpan span;
+    Connection* c = AcquireReader();
+    struct Release {
+        SqliteMetricsStore* self;
+        Connection* c;
+        ~Release() { self->ReleaseReader(c); }
+    } release{this, c};
+    PREPARE(*c, s, "SELECT min(first_id), max(last_id), sum(last_id - first_id + 1) FROM "
+                   "prediction_spans WHERE series = ? AND minute_ms >= ? AND minute_ms <= ?");
+    for (std::int64_t id : range.series) {
+        s.Bind(1, id).Bind(2, FloorTo(range.start_ms, kMinuteMs)).Bind(3, range.end_ms);
+        if (s.Step() == SQLITE_ROW && sqlite3_column_type(s_raw, 0) != SQLITE_NULL) {
+            span.first_id = span.rows == 0 ? s.Int(0) : std::min(span.first_id, s.Int(0));
+            span.last_id = std::max(span.last_id, s.Int(1));
+            span.rows += s.Int(2);
+        }
+        s.Reset();
+    }
+    span.first_id = std::max(span.first_id, range.after_id + 1);
+    if (range.max_id != 0) {
+        span.last_id = std::min(span.last_id, range.max_id);
+    }
+    span.rows = std::min(span.rows, std::max<std::int64_t>(0, span.last_id - span.first_id + 1));
+    return span;
 }
 
 Status SqliteMetricsStore::ReadSummaries(const ReadRange& range, std::int64_t resolution_ms,

@@ -46,6 +46,7 @@ public:
     Result<ReadStats> Read(const ReadRange& range,
                            const std::function<void(const PredictionView&)>& prediction,
                            const std::function<void(const AggregateView&)>& aggregate) override;
+    Result<IdSpan> PredictionIdSpan(const ReadRange& range) override;
     Status ReadSummaries(const ReadRange& range, std::int64_t resolution_ms,
                          const std::vector<std::string>& metrics,
                          const std::function<void(const SummaryView&)>& summary) override;
