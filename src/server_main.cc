@@ -347,6 +347,8 @@ int RunServer(const std::vector<std::string>& args) {
     }
     // Replica connections share the HTTP server's threads; they close before those stop.
     server.SetShutdownHook([&serving] { serving.Shutdown(); });
+    // A commit completes many calls at once: their answers go to the I/O threads in one hop.
+    (*metrics_service)->SetDeliver([&server](std::function<void()> fn) { server.Post(std::move(fn)); });
     if (auto st = serving.Start(local_url, &server.io_context()); !st) {
         scheduler.Shutdown();
         server.Shutdown();
@@ -367,6 +369,7 @@ int RunServer(const std::vector<std::string>& args) {
     }
     std::cout << "Data in " << data_dir.string() << ". Press Ctrl-C to stop." << std::endl;
     server.RunUntilSignal();
+    (*metrics_service)->SetDeliver(nullptr);
     schedules.Stop();
     monitors.Stop();
     serving.Shutdown();

@@ -2,6 +2,7 @@
 // server runs — ingestion through the PredictionWriter (group commit) and read_metrics / chart
 // queries rendered by metrics/read_json.cc. Prints one JSON line; bench/metrics/metrics_bench.py
 // runs it beside the peers and prints the table.
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -100,9 +101,16 @@ Series Register(MetricsStore& store) {
     s.project_id = 1;
     s.model_id = 1;
     s.build_id = 1;
-    s.model_crn = "crn:lathe:ml:bench:model/" + RandomUuid();
-    s.build_crn = "crn:lathe:ml:bench:model-build/" + RandomUuid();
-    s.deployment_crn = "crn:lathe:ml:bench:model-deployment/" + RandomUuid();
+    auto crn = [](std::string_view kind) {
+        std::string out = "crn:lathe:ml:bench:";
+        out += kind;
+        out += '/';
+        out += RandomUuid();
+        return out;
+    };
+    s.model_crn = crn("model");
+    s.build_crn = crn("model-build");
+    s.deployment_crn = crn("model-deployment");
     auto r = store.RegisterSeries(s);
     if (!r) {
         Usage(r.error().message);
@@ -114,11 +122,14 @@ Series Register(MetricsStore& store) {
 std::string MetricsText(std::mt19937_64& rng) {
     std::uniform_real_distribution<double> u(0, 100);
     nlohmann::json m = nlohmann::json::object();
-    for (int k = 0; k < 10; ++k) {
-        m["f" + std::to_string(k)] = u(rng);
+    static const char* kNames[] = {"f0", "f1", "f2", "f3", "f4", "f5", "f6", "f7", "f8", "f9"};
+    static const char* kSegments[] = {"segment-0", "segment-1", "segment-2", "segment-3",
+                                      "segment-4", "segment-5", "segment-6", "segment-7"};
+    for (const char* name : kNames) {
+        m[name] = u(rng);
     }
     m["s0"] = rng() % 2 ? "churn" : "stay";
-    m["s1"] = "segment-" + std::to_string(rng() % 8);
+    m["s1"] = kSegments[rng() % 8];
     return m.dump();
 }
 
@@ -146,6 +157,14 @@ int Ingest(const Args& a) {
     WriterOptions options;
     PredictionWriter writer(*store, options);
     std::atomic<std::int64_t> dropped{0};
+    // As in the server: WAL checkpoints once a second off the append path.
+    std::atomic<bool> done{false};
+    std::thread housekeeper([&] {
+        while (!done) {
+            std::this_thread::sleep_for(std::chrono::seconds(1));
+            (void)store->Housekeep();
+        }
+    });
     const auto began = Clock::now();
     std::vector<std::thread> producers;
     for (int p = 0; p < a.producers; ++p) {
@@ -164,6 +183,8 @@ int Ingest(const Args& a) {
         t.join();
     }
     writer.Flush();
+    done = true;
+    housekeeper.join();
     const double seconds = std::chrono::duration<double>(Clock::now() - began).count();
     const WriterCounters c = writer.Counters();
     nlohmann::json out = {{"records", a.records},

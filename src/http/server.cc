@@ -833,6 +833,8 @@ void Server::RunUntilSignal() { impl_->RunUntilSignal(); }
 void Server::SetShutdownHook(std::function<void()> hook) { impl_->SetShutdownHook(std::move(hook)); }
 boost::asio::io_context& Server::io_context() { return impl_->io_context(); }
 
+void Server::Post(std::function<void()> fn) { net::post(impl_->io_context(), std::move(fn)); }
+
 void Server::Shutdown() { impl_->Shutdown(); }
 
 }  // namespace lathe::http

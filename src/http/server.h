@@ -59,6 +59,8 @@ public:
     void SetShutdownHook(std::function<void()> hook);
     // The I/O threads' context, for modules that serve their own sockets on the same threads.
     boost::asio::io_context& io_context();
+    // Runs fn on an I/O thread (for work that completes many requests at once: one hop for all).
+    void Post(std::function<void()> fn);
 
 private:
     class Impl;

@@ -1,18 +1,80 @@
 // The metrics service's wiring: store + writer + the periodic rollup, and replica meta parsing.
 #include "metrics/metrics_service.h"
 
+#include <charconv>
+#include <optional>
+
 #include <nlohmann/json.hpp>
 
 #include "core/crypto.h"
 #include "core/log.h"
+#include "metrics/json_text.h"
 #include "metrics/sqlite_metrics_store.h"
 
 namespace lathe::metrics {
 
 using json = nlohmann::json;
 
+namespace {
+
+// The common case, without building a DOM: our worker's compact
+// {"uuid":"...","start_ms":N,"metrics":{...},"end_ms":N}. The metrics text is kept as sent once
+// it is checked to be a valid, compact JSON object. nullopt: take the general path.
+std::optional<PredictionRecord> FastRecord(std::string_view meta, std::int64_t deployment_id,
+                                           std::int64_t start_ms, std::int64_t fn_ns) {
+    thread_local std::vector<std::pair<std::string_view, std::string_view>> members;
+    members.clear();
+    if (!ScanMembers(meta, members)) {
+        return std::nullopt;
+    }
+    PredictionRecord r;
+    r.deployment_id = deployment_id;
+    r.start_ms = start_ms;
+    r.end_ms = start_ms + fn_ns / 1'000'000;
+    bool have_metrics = false;
+    for (const auto& [key, value] : members) {
+        if (key == "\"uuid\"") {
+            // A plain string: no escapes, at most 128 characters.
+            if (value.size() < 3 || value.size() > 130 || value.front() != '"' ||
+                value.back() != '"' || value.substr(1, value.size() - 2).find_first_of("\\\"") !=
+                                           std::string_view::npos) {
+                return std::nullopt;
+            }
+            r.uuid = std::string(value.substr(1, value.size() - 2));
+        } else if (key == "\"start_ms\"" || key == "\"end_ms\"") {
+            std::int64_t v = 0;
+            auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), v);
+            if (ec != std::errc() || end != value.data() + value.size()) {
+                return std::nullopt;
+            }
+            (key == "\"start_ms\"" ? r.start_ms : r.end_ms) = v;
+        } else if (key == "\"metrics\"") {
+            if (value.empty() || value.front() != '{' || !IsCompactJson(value) ||
+                !json::accept(value)) {
+                return std::nullopt;
+            }
+            r.metrics = std::string(value);
+            have_metrics = true;
+        } else {
+            return std::nullopt;
+        }
+    }
+    if (r.uuid.empty()) {
+        r.uuid = RandomUuid();
+    }
+    if (!have_metrics) {
+        r.metrics = "{}";
+    }
+    return r;
+}
+
+}  // namespace
+
 Result<PredictionRecord> RecordFromMeta(std::string_view meta, std::int64_t deployment_id,
                                         std::int64_t start_ms, std::int64_t fn_ns) {
+    if (auto fast = FastRecord(meta, deployment_id, start_ms, fn_ns)) {
+        return std::move(*fast);
+    }
     json j = json::parse(meta, nullptr, false);
     if (!j.is_object()) {
         return MakeError(ErrorCode::kBadRequest, "the replica's metrics are not a JSON object");
@@ -99,13 +161,21 @@ RollupCounters MetricsService::Rollups() const {
 }
 
 void MetricsService::RollupLoop() {
+    auto next_rollup = std::chrono::steady_clock::now() + options_.rollup_interval;
     while (true) {
         {
             std::unique_lock lock(mu_);
-            if (wake_.wait_for(lock, options_.rollup_interval, [this] { return stopping_; })) {
+            if (wake_.wait_for(lock, std::chrono::seconds(1), [this] { return stopping_; })) {
                 return;
             }
         }
+        if (auto st = store_->Housekeep(); !st) {
+            LogWarn("metrics store housekeeping failed", {{"error", st.error().message}});
+        }
+        if (std::chrono::steady_clock::now() < next_rollup) {
+            continue;
+        }
+        next_rollup = std::chrono::steady_clock::now() + options_.rollup_interval;
         if (auto st = RollUpNow(); !st) {
             LogWarn("metrics rollup failed", {{"error", st.error().message}});
         }

@@ -50,6 +50,8 @@ public:
     // full: the caller must answer "busy" and `done` is not called.
     bool Record(PredictionRecord record, PredictionWriter::Committed done);
 
+    // See PredictionWriter::SetDeliver.
+    void SetDeliver(PredictionWriter::Deliver deliver) { writer_->SetDeliver(std::move(deliver)); }
     MetricsStore& store() { return *store_; }
     PredictionWriter& writer() { return *writer_; }
     const Clock& clock() const { return clock_; }

@@ -142,6 +142,9 @@ public:
                                  const std::vector<std::string>& metrics,
                                  const std::function<void(const SummaryView&)>& summary) = 0;
 
+    // Engine housekeeping kept off the append path (SQLite: a passive WAL checkpoint, whose
+    // fsync would otherwise stall a commit); called about once a second.
+    virtual Status Housekeep() = 0;
     // Rolls up what arrived since the last call and applies retention.
     virtual Result<RollupStats> RollUp(std::int64_t now_ms, const RetentionPolicy& policy) = 0;
 };

@@ -29,6 +29,7 @@ PredictionWriter::~PredictionWriter() {
 
 bool PredictionWriter::Enqueue(Entry& entry, std::size_t bytes) {
     const std::size_t n = entry.records.size();
+    bool wake = false;
     {
         std::lock_guard lock(mu_);
         if (stopping_ || (queued_records_ > 0 && (queued_records_ + n > options_.max_queue_records ||
@@ -36,13 +37,18 @@ bool PredictionWriter::Enqueue(Entry& entry, std::size_t bytes) {
             counters_.rejected += n;
             return false;
         }
+        // The writer only needs waking for the first record (it then gathers for
+        // commit_delay) or when a batch is full.
+        wake = queue_.empty() || queued_records_ + n >= options_.max_batch_records;
         queued_records_ += n;
         queued_bytes_ += bytes;
         counters_.submitted += n;
         ++enqueued_seq_;
         queue_.push_back(std::move(entry));
     }
-    wake_.notify_one();
+    if (wake) {
+        wake_.notify_one();
+    }
     return true;
 }
 
@@ -67,10 +73,18 @@ bool PredictionWriter::SubmitBatch(std::vector<PredictionRecord> records, Commit
     return Enqueue(e, bytes);
 }
 
+void PredictionWriter::SetDeliver(Deliver deliver) {
+    std::lock_guard lock(mu_);
+    deliver_ = std::move(deliver);
+}
+
 void PredictionWriter::Flush() {
     std::unique_lock lock(mu_);
     const std::uint64_t target = enqueued_seq_;
+    ++flush_waiters_;
+    wake_.notify_one();  // no need to gather any longer
     flushed_.wait(lock, [&] { return committed_seq_ >= target; });
+    --flush_waiters_;
 }
 
 WriterCounters PredictionWriter::Counters() const {
@@ -90,6 +104,12 @@ void PredictionWriter::Run() {
             wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
             if (queue_.empty()) {
                 return;  // stopping, and everything is committed
+            }
+            if (options_.commit_delay.count() > 0) {
+                wake_.wait_for(lock, options_.commit_delay, [this] {
+                    return stopping_ || queued_records_ >= options_.max_batch_records ||
+                           flush_waiters_ > 0;
+                });
             }
             // Take whole entries up to the batch cap (at least one).
             std::size_t records = 0;
@@ -134,9 +154,31 @@ void PredictionWriter::Run() {
             LogWarn("prediction records not stored",
                     {{"records", records}, {"error", st.error().message}});
         }
-        for (auto& e : taken) {
-            if (e.done) {
-                e.done(st);
+        Deliver deliver;
+        {
+            std::lock_guard lock(mu_);
+            deliver = deliver_;
+        }
+        if (deliver) {
+            auto callbacks = std::make_shared<std::vector<Committed>>();
+            callbacks->reserve(taken.size());
+            for (auto& e : taken) {
+                if (e.done) {
+                    callbacks->push_back(std::move(e.done));
+                }
+            }
+            if (!callbacks->empty()) {
+                deliver([callbacks, st] {
+                    for (auto& done : *callbacks) {
+                        done(st);
+                    }
+                });
+            }
+        } else {
+            for (auto& e : taken) {
+                if (e.done) {
+                    e.done(st);
+                }
             }
         }
         {

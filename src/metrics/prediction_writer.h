@@ -3,6 +3,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -19,8 +20,12 @@ struct WriterOptions {
     // instead of growing memory or dropping silently.
     std::size_t max_queue_records = 200000;
     std::size_t max_queue_bytes = 256u << 20;
-    // A batch is committed as soon as the previous commit ends; a record waits at most one
-    // commit. Batches are capped so one commit stays short.
+    // Once a record arrives the writer may gather more for up to this long before committing
+    // (unless a batch fills first): fewer, larger commits, for that much added latency. Off by
+    // default: a commit already takes whatever arrived during the previous one, and a lone
+    // call should not wait. A record waits at most this plus one commit.
+    std::chrono::microseconds commit_delay{0};
+    // Batches are capped so one commit stays short.
     std::size_t max_batch_records = 50000;
 };
 
@@ -53,6 +58,11 @@ public:
     bool SubmitBatch(std::vector<PredictionRecord> records, Committed done);
     // Returns once everything queued before the call is committed.
     void Flush();
+    // Where a batch's callbacks run: by default on the writer thread; the server hands them to
+    // an I/O thread in one hop, since each answers a connection living there. Null: the
+    // writer thread again (before the I/O threads go away).
+    using Deliver = std::function<void(std::function<void()>)>;
+    void SetDeliver(Deliver deliver);
     WriterCounters Counters() const;
 
 private:
@@ -76,6 +86,8 @@ private:
     std::uint64_t enqueued_seq_ = 0;   // entries ever queued
     std::uint64_t committed_seq_ = 0;  // entries ever finished
     bool stopping_ = false;
+    int flush_waiters_ = 0;
+    Deliver deliver_;
     WriterCounters counters_;
 
     std::thread thread_;  // last: starts after the members above exist

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <unordered_map>
 
+#include "metrics/json_text.h"
 #include "metrics/summary.h"
 
 namespace lathe::metrics {
@@ -88,92 +89,6 @@ CREATE TABLE IF NOT EXISTS rollup_state (
     name TEXT PRIMARY KEY,
     value INTEGER NOT NULL);
 )sql";
-
-// The members of a JSON object's text as (raw key with quotes, raw value) spans; false when the
-// text is not an object this scanner understands.
-bool ScanMembers(std::string_view text,
-                 std::vector<std::pair<std::string_view, std::string_view>>& out) {
-    std::size_t i = 0;
-    auto skip_ws = [&] {
-        while (i < text.size() && (text[i] == ' ' || text[i] == '\n' || text[i] == '\t' ||
-                                   text[i] == '\r')) {
-            ++i;
-        }
-    };
-    auto skip_string = [&]() -> bool {  // at the opening quote
-        for (++i; i < text.size(); ++i) {
-            if (text[i] == '\\') {
-                ++i;
-            } else if (text[i] == '"') {
-                ++i;
-                return true;
-            }
-        }
-        return false;
-    };
-    skip_ws();
-    if (i >= text.size() || text[i] != '{') {
-        return false;
-    }
-    ++i;
-    skip_ws();
-    if (i < text.size() && text[i] == '}') {
-        return true;
-    }
-    while (i < text.size()) {
-        skip_ws();
-        if (i >= text.size() || text[i] != '"') {
-            return false;
-        }
-        const std::size_t key_start = i;
-        if (!skip_string()) {
-            return false;
-        }
-        const std::string_view key = text.substr(key_start, i - key_start);
-        skip_ws();
-        if (i >= text.size() || text[i] != ':') {
-            return false;
-        }
-        ++i;
-        skip_ws();
-        const std::size_t value_start = i;
-        int depth = 0;
-        while (i < text.size()) {
-            const char c = text[i];
-            if (c == '"') {
-                if (!skip_string()) {
-                    return false;
-                }
-                continue;
-            }
-            if (c == '{' || c == '[') {
-                ++depth;
-            } else if (c == '}' || c == ']') {
-                if (depth == 0) {
-                    break;
-                }
-                --depth;
-            } else if (c == ',' && depth == 0) {
-                break;
-            }
-            ++i;
-        }
-        if (i >= text.size()) {
-            return false;
-        }
-        std::size_t value_end = i;
-        while (value_end > value_start &&
-               (text[value_end - 1] == ' ' || text[value_end - 1] == '\n')) {
-            --value_end;
-        }
-        out.emplace_back(key, text.substr(value_start, value_end - value_start));
-        if (text[i] == '}') {
-            return true;
-        }
-        ++i;  // the comma
-    }
-    return false;
-}
 
 // Merges JSON objects' texts: later keys win. Texts that are not objects are skipped. Stored
 // texts are compact dumps, so this splices spans instead of parsing numbers (a read can merge a
@@ -358,7 +273,10 @@ public:
                                  sqlite3_errstr(rc));
         }
         sqlite3_busy_timeout(db, 10000);
-        std::string pragmas = reader ? "PRAGMA query_only=1;" : "PRAGMA journal_mode=WAL;";
+        // The writer never checkpoints (Housekeep does, on its own connection): a checkpoint's
+        // fsync inside a commit would hold up every answer waiting for that commit.
+        std::string pragmas = reader ? "PRAGMA query_only=1;"
+                                     : "PRAGMA journal_mode=WAL;PRAGMA wal_autocheckpoint=0;";
         pragmas += o.synchronous_full ? "PRAGMA synchronous=FULL;" : "PRAGMA synchronous=NORMAL;";
         pragmas += reader ? "PRAGMA cache_size=-65536;" : "PRAGMA cache_size=-262144;";
         RETURN_IF_ERROR(c->Exec(pragmas));
@@ -416,6 +334,16 @@ public:
     }
 
     std::int64_t LastInsertId() const { return sqlite3_last_insert_rowid(db_); }
+    // Copies committed WAL pages into the database without waiting for readers or writers.
+    Status Checkpoint() {
+        const int rc = sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_PASSIVE,
+                                                 nullptr, nullptr);
+        if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
+            return MakeError(ErrorCode::kInternal,
+                             std::string("metrics database checkpoint: ") + sqlite3_errmsg(db_));
+        }
+        return {};
+    }
     int Changes() const { return sqlite3_changes(db_); }
 
     // Runs fn inside BEGIN IMMEDIATE ... COMMIT, rolling back when it fails.
@@ -482,6 +410,7 @@ Result<std::unique_ptr<SqliteMetricsStore>> SqliteMetricsStore::Open(
     auto store = std::unique_ptr<SqliteMetricsStore>(new SqliteMetricsStore(options));
     ASSIGN_OR_RETURN(store->writer_, Connection::Open(options, /*reader=*/false));
     RETURN_IF_ERROR(store->writer_->Exec(kSchema));
+    ASSIGN_OR_RETURN(store->checkpointer_, Connection::Open(options, /*reader=*/true));
     for (int i = 0; i < std::max(1, options.readers); ++i) {
         ASSIGN_OR_RETURN(auto reader, Connection::Open(options, /*reader=*/true));
         store->idle_readers_.push_back(reader.get());
@@ -1069,45 +998,62 @@ Status SqliteMetricsStore::ReadSummaries(const ReadRange& range, std::int64_t re
 // Rolls the next chunk of predictions (or delayed rows) past the last one rolled into the
 // minute and hour summaries of their prediction's start time. Runs inside one transaction.
 Result<std::int64_t> SqliteMetricsStore::RollChunk(std::int64_t now_ms, bool delayed) {
-    std::lock_guard lock(write_mu_);
     const char* state_name = delayed ? "delayed" : "predictions";
     std::int64_t rolled = 0;
-    RETURN_IF_ERROR(writer_->Transaction([&]() -> Status {
-        std::int64_t last = 0;
+    std::int64_t last = 0;
+    std::int64_t max_id = 0;
+    // (series, resolution, bucket, metric) -> summary of this chunk.
+    std::map<std::tuple<std::int64_t, std::int64_t, std::int64_t, std::string>, MetricSummary>
+        pending;
+    {
+        // Read and summarize on a reader connection: appends go on meanwhile. Only this
+        // (serialized) rollup moves rollup_state, so `last` is still current when we write.
+        Connection* c = AcquireReader();
+        struct Release {
+            SqliteMetricsStore* self;
+            Connection* c;
+            ~Release() { self->ReleaseReader(c); }
+        } release{this, c};
+        RETURN_IF_ERROR(c->Exec("BEGIN"));
+        struct End {
+            Connection* c;
+            ~End() { (void)c->Exec("COMMIT"); }
+        } end{c};
         {
-            PREPARE(*writer_, s, "SELECT value FROM rollup_state WHERE name = ?");
+            PREPARE(*c, s, "SELECT value FROM rollup_state WHERE name = ?");
             s.Bind(1, state_name);
             if (s.Step() == SQLITE_ROW) {
                 last = s.Int(0);
             }
         }
-        // (series, resolution, bucket, metric) -> summary of this chunk.
-        std::map<std::tuple<std::int64_t, std::int64_t, std::int64_t, std::string>, MetricSummary>
-            pending;
-        std::int64_t max_id = last;
-        {
-            PREPARE(*writer_, scan,
-                    delayed ? "SELECT d.id, d.series, p.start_ms, d.metrics FROM delayed d "
-                              "JOIN predictions p ON p.id = d.prediction "
-                              "WHERE d.id > ? ORDER BY d.id LIMIT ?"
-                            : "SELECT id, series, start_ms, metrics FROM predictions "
-                              "WHERE id > ? ORDER BY id LIMIT ?");
-            scan.Bind(1, last).Bind(2, options_.rollup_chunk);
-            int rc;
-            while ((rc = scan.Step()) == SQLITE_ROW) {
-                max_id = scan.Int(0);
-                const std::int64_t series = scan.Int(1);
-                const std::int64_t start = scan.Int(2);
-                ForEachNumber(scan.Text(3), [&](const std::string& key, double x) {
-                    pending[{series, kMinuteMs, FloorTo(start, kMinuteMs), key}].Add(x);
-                    pending[{series, kHourMs, FloorTo(start, kHourMs), key}].Add(x);
-                });
-                ++rolled;
-            }
-            if (rc != SQLITE_DONE) {
-                return writer_->StepError();
-            }
+        max_id = last;
+        PREPARE(*c, scan,
+                delayed ? "SELECT d.id, d.series, p.start_ms, d.metrics FROM delayed d "
+                          "JOIN predictions p ON p.id = d.prediction "
+                          "WHERE d.id > ? ORDER BY d.id LIMIT ?"
+                        : "SELECT id, series, start_ms, metrics FROM predictions "
+                          "WHERE id > ? ORDER BY id LIMIT ?");
+        scan.Bind(1, last).Bind(2, options_.rollup_chunk);
+        int rc;
+        while ((rc = scan.Step()) == SQLITE_ROW) {
+            max_id = scan.Int(0);
+            const std::int64_t series = scan.Int(1);
+            const std::int64_t start = scan.Int(2);
+            ForEachNumber(scan.Text(3), [&](const std::string& key, double x) {
+                pending[{series, kMinuteMs, FloorTo(start, kMinuteMs), key}].Add(x);
+                pending[{series, kHourMs, FloorTo(start, kHourMs), key}].Add(x);
+            });
+            ++rolled;
         }
+        if (rc != SQLITE_DONE) {
+            return c->StepError();
+        }
+    }
+    if (rolled == 0) {
+        return 0;
+    }
+    std::lock_guard lock(write_mu_);
+    RETURN_IF_ERROR(writer_->Transaction([&]() -> Status {
         PREPARE(*writer_, get, "SELECT summary FROM rollups WHERE series = ? AND "
                                "resolution_ms = ? AND bucket_ms = ? AND metric = ?");
         PREPARE(*writer_, put, "INSERT OR REPLACE INTO rollups (series, resolution_ms, "
@@ -1135,6 +1081,11 @@ Result<std::int64_t> SqliteMetricsStore::RollChunk(std::int64_t now_ms, bool del
     }));
     (void)now_ms;
     return rolled;
+}
+
+Status SqliteMetricsStore::Housekeep() {
+    std::lock_guard lock(checkpoint_mu_);
+    return checkpointer_->Checkpoint();
 }
 
 Result<RollupStats> SqliteMetricsStore::RollUp(std::int64_t now_ms,

@@ -19,11 +19,11 @@ struct SqliteMetricsOptions {
     // NORMAL: a commit survives a crash of the process (kill -9), not a power cut; FULL also
     // survives power loss at the price of an fsync per commit.
     bool synchronous_full = false;
-    int readers = 2;
+    int readers = 4;
     std::int64_t rollup_chunk = 20000;  // rows per rollup transaction, to keep writers' waits short
     // The uuid index is brought up to date once this many records are unindexed; lookups scan
     // that tail.
-    std::int64_t uuid_index_chunk = 50000;
+    std::int64_t uuid_index_chunk = 10000;
 };
 
 class SqliteMetricsStore final : public MetricsStore {
@@ -51,6 +51,7 @@ public:
                          const std::vector<std::string>& metrics,
                          const std::function<void(const SummaryView&)>& summary) override;
     Result<RollupStats> RollUp(std::int64_t now_ms, const RetentionPolicy& policy) override;
+    Status Housekeep() override;
 
     class Connection;
 
@@ -70,6 +71,9 @@ private:
     std::unique_ptr<Connection> writer_;
     std::vector<std::pair<std::int64_t, std::int64_t>> series_by_deployment_;  // sorted
     std::int64_t uuid_indexed_until_ = 0;  // the last prediction id in prediction_uuids
+
+    std::mutex checkpoint_mu_;  // guards checkpointer_
+    std::unique_ptr<Connection> checkpointer_;
 
     std::mutex read_mu_;  // guards idle_readers_
     std::condition_variable reader_free_;

@@ -347,6 +347,22 @@ TEST(RecordFromMetaTest, FillsWhatTheReplicaLeftOut) {
     EXPECT_EQ(bare->uuid.size(), 36u);
     EXPECT_EQ(bare->start_ms, 100);
     EXPECT_EQ(bare->end_ms, 102);
+    // What the worker sends is kept as sent; anything else is normalized or refused.
+    auto worker = RecordFromMeta(
+        R"({"uuid":"u-1","start_ms":5,"metrics":{"a":[1,{"b":"x y"}],"s":"q\"t"},"end_ms":7})", 3,
+        100, 0);
+    ASSERT_TRUE(worker);
+    EXPECT_EQ(worker->uuid, "u-1");
+    EXPECT_EQ(worker->metrics, R"({"a":[1,{"b":"x y"}],"s":"q\"t"})");
+    EXPECT_EQ(worker->end_ms, 7);
+    auto spaced = RecordFromMeta(R"({"uuid": "u-2", "metrics": {"a": 1}})", 3, 100, 0);
+    ASSERT_TRUE(spaced);
+    EXPECT_EQ(spaced->metrics, R"({"a":1})");
+    auto escaped = RecordFromMeta(R"({"uuid":"u\u002d3","metrics":{}})", 3, 100, 0);
+    ASSERT_TRUE(escaped);
+    EXPECT_EQ(escaped->uuid, "u-3");
+    EXPECT_FALSE(RecordFromMeta(R"({"uuid":"u","metrics":{"a":}})", 3, 0, 0));
+    EXPECT_FALSE(RecordFromMeta(R"({"uuid":"u","metrics":{"a":1}, "x")", 3, 0, 0));
     EXPECT_FALSE(RecordFromMeta("[1]", 3, 0, 0));
     EXPECT_FALSE(RecordFromMeta(R"({"metrics":[1]})", 3, 0, 0));
     EXPECT_FALSE(RecordFromMeta("not json", 3, 0, 0));
