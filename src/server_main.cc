@@ -249,8 +249,8 @@ int RunServer(const std::vector<std::string>& args) {
     serving.SetMetrics(metrics_service->get());
     metrics::Monitors monitors(
         **store, **metrics_service, clock,
-        [&model_registry, &serving_options](std::int64_t project_id,
-                                            std::int64_t model_id) -> Result<metrics::MonitorTarget> {
+        [&model_registry, &serving_options](
+            std::int64_t project_id, std::int64_t model_id) -> Result<metrics::MonitorTarget> {
             ASSIGN_OR_RETURN(auto model, model_registry.GetModel(project_id, model_id));
             return metrics::MonitorTarget{
                 serving::Crn(serving_options.workspace, "model", model.uuid), model.name,
@@ -348,7 +348,8 @@ int RunServer(const std::vector<std::string>& args) {
     // Replica connections share the HTTP server's threads; they close before those stop.
     server.SetShutdownHook([&serving] { serving.Shutdown(); });
     // A commit completes many calls at once: their answers go to the I/O threads in one hop.
-    (*metrics_service)->SetDeliver([&server](std::function<void()> fn) { server.Post(std::move(fn)); });
+    (*metrics_service)->SetDeliver(
+        [&server](std::function<void()> fn) { server.Post(std::move(fn)); });
     if (auto st = serving.Start(local_url, &server.io_context()); !st) {
         scheduler.Shutdown();
         server.Shutdown();

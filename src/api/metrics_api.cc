@@ -62,8 +62,8 @@ Result<std::vector<Series>> SeriesFor(Context& ctx, const json& body) {
     auto opt = [](const std::optional<std::string>& s) {
         return s ? std::optional<std::string_view>(*s) : std::nullopt;
     };
-    ASSIGN_OR_RETURN(auto all, ctx.services.metrics.store().FindSeries(opt(deployment), opt(model),
-                                                                       opt(build)));
+    ASSIGN_OR_RETURN(
+        auto all, ctx.services.metrics.store().FindSeries(opt(deployment), opt(model), opt(build)));
     std::vector<Series> allowed;
     for (auto& s : all) {
         if (MayUse(ctx, s, Action::kProjectMetricsRead)) {
@@ -98,14 +98,13 @@ Result<Window> WindowOf(Context& ctx, const json& body) {
 Result<http::Response> ReadMetrics(Context& ctx) {
     ASSIGN_OR_RETURN(json body, ParseJsonBody(ctx.request));
     RETURN_IF_ERROR(OnlyFields(body, {"modelDeploymentCrn", "modelCrn", "modelBuildCrn",
-                                      "startTimeStampMs", "endTimeStampMs", "limit",
-                                      "pageToken"}));
+                                      "startTimeStampMs", "endTimeStampMs", "limit", "pageToken"}));
     ASSIGN_OR_RETURN(auto series, SeriesFor(ctx, body));
     ASSIGN_OR_RETURN(Window w, WindowOf(ctx, body));
     ASSIGN_OR_RETURN(auto limit, OptionalInt(body, "limit"));
     if (limit && (*limit < 1 || *limit > static_cast<std::int64_t>(kMaxReadRecords))) {
-        return MakeError(ErrorCode::kBadRequest, "limit must be between 1 and " +
-                                                     std::to_string(kMaxReadRecords));
+        return MakeError(ErrorCode::kBadRequest,
+                         "limit must be between 1 and " + std::to_string(kMaxReadRecords));
     }
     ASSIGN_OR_RETURN(auto page_token, OptionalString(body, "pageToken"));
     metrics::ReadRange range;
@@ -121,16 +120,19 @@ Result<http::Response> ReadMetrics(Context& ctx) {
             return MakeError(ErrorCode::kBadRequest, "pageToken is not one this server gave");
         }
         range.after_id = *after;
+        range.aggregates = false;  // the first page had them
     }
 
     const std::int64_t minute_kept_from =
         ctx.services.clock.NowMs() - ctx.services.metrics.options().retention.minute_ms;
-    ASSIGN_OR_RETURN(std::string text, metrics::ReadMetricsJson(ctx.services.metrics.store(),
-                                                                range, minute_kept_from));
+    ASSIGN_OR_RETURN(auto parts, metrics::ReadMetricsJson(ctx.services.metrics.store(), range,
+                                                          minute_kept_from));
     http::Response r;
     r.status = 200;
     r.content_type = "application/json";
-    r.body = std::move(text);
+    r.body = std::move(parts.front());
+    r.body_parts.assign(std::make_move_iterator(parts.begin() + 1),
+                        std::make_move_iterator(parts.end()));
     return r;
 }
 
@@ -143,14 +145,14 @@ Result<http::Response> TrackDelayed(Context& ctx) {
     ASSIGN_OR_RETURN(Series s, store.SeriesOfPrediction(uuid));
     RETURN_IF_ERROR(MayUse(ctx, s, Action::kProjectMetricsWrite));
     ASSIGN_OR_RETURN(auto added, store.AddDelayed(uuid, metrics, ctx.services.clock.NowMs()));
-    return http::Response::Json(200, {{"predictionUuid", uuid},
-                                      {"modelDeploymentCrn", added.series.deployment_crn}});
+    return http::Response::Json(
+        200, {{"predictionUuid", uuid}, {"modelDeploymentCrn", added.series.deployment_crn}});
 }
 
 Result<http::Response> TrackAggregate(Context& ctx) {
     ASSIGN_OR_RETURN(json body, ParseJsonBody(ctx.request));
-    RETURN_IF_ERROR(OnlyFields(body, {"modelDeploymentCrn", "startTimeStampMs", "endTimeStampMs",
-                                      "metrics"}));
+    RETURN_IF_ERROR(
+        OnlyFields(body, {"modelDeploymentCrn", "startTimeStampMs", "endTimeStampMs", "metrics"}));
     ASSIGN_OR_RETURN(std::string crn, RequiredString(body, "modelDeploymentCrn"));
     ASSIGN_OR_RETURN(auto start, OptionalInt(body, "startTimeStampMs"));
     ASSIGN_OR_RETURN(auto end, OptionalInt(body, "endTimeStampMs"));
@@ -169,9 +171,8 @@ Result<http::Response> TrackAggregate(Context& ctx) {
         return MakeError(ErrorCode::kNotFound, "deployment " + crn + " does not exist");
     }
     RETURN_IF_ERROR(MayUse(ctx, found[0], Action::kProjectMetricsWrite));
-    ASSIGN_OR_RETURN(std::int64_t id,
-                     store.AddAggregate(found[0].id, *start, *end, metrics,
-                                        ctx.services.clock.NowMs()));
+    ASSIGN_OR_RETURN(std::int64_t id, store.AddAggregate(found[0].id, *start, *end, metrics,
+                                                         ctx.services.clock.NowMs()));
     return http::Response::Json(201, {{"id", id},
                                       {"modelDeploymentCrn", crn},
                                       {"startTimeStampMs", *start},
@@ -182,9 +183,9 @@ Result<http::Response> TrackAggregate(Context& ctx) {
 // deployments.
 Result<http::Response> MetricSeries(Context& ctx) {
     ASSIGN_OR_RETURN(json body, ParseJsonBody(ctx.request));
-    RETURN_IF_ERROR(OnlyFields(body, {"modelDeploymentCrn", "modelCrn", "modelBuildCrn",
-                                      "startTimeStampMs", "endTimeStampMs", "metrics",
-                                      "resolution"}));
+    RETURN_IF_ERROR(
+        OnlyFields(body, {"modelDeploymentCrn", "modelCrn", "modelBuildCrn", "startTimeStampMs",
+                          "endTimeStampMs", "metrics", "resolution"}));
     ASSIGN_OR_RETURN(auto series, SeriesFor(ctx, body));
     ASSIGN_OR_RETURN(Window w, WindowOf(ctx, body));
     if (!body.contains("startTimeStampMs")) {
@@ -231,7 +232,6 @@ Result<http::Response> MetricSeries(Context& ctx) {
                                       {"metrics", std::move(out_metrics)}});
 }
 
-
 // A window object of a drift body: {"startTimeStampMs", "endTimeStampMs"}.
 Result<Window> WindowField(const json& body, const char* field) {
     auto it = body.find(field);
@@ -252,7 +252,8 @@ Result<Window> WindowField(const json& body, const char* field) {
 }
 
 // The features' values in a window of the named deployments' predictions.
-Result<metrics::FeatureSamples> SamplesOf(Context& ctx, const std::vector<Series>& series,
+Result<metrics::FeatureSamples> SamplesOf(Context& ctx,
+                                          const std::vector<Series>& series,
                                           Window w) {
     metrics::FeatureSamples samples;
     metrics::ReadRange range;
@@ -262,12 +263,11 @@ Result<metrics::FeatureSamples> SamplesOf(Context& ctx, const std::vector<Series
     range.start_ms = w.start_ms;
     range.end_ms = w.end_ms;
     range.limit = 2'000'000;
-    ASSIGN_OR_RETURN(auto stats, ctx.services.metrics.store().Read(
-                                     range,
-                                     [&](const metrics::PredictionView& v) {
-                                         samples.AddMetricsJson(v.metrics);
-                                     },
-                                     [](const metrics::AggregateView&) {}));
+    ASSIGN_OR_RETURN(
+        auto stats,
+        ctx.services.metrics.store().Read(
+            range, [&](const metrics::PredictionView& v) { samples.AddMetricsJson(v.metrics); },
+            [](const metrics::AggregateView&) {}));
     if (stats.truncated) {
         return MakeError(ErrorCode::kBadRequest,
                          "a drift window may hold at most 2000000 predictions; narrow it");
@@ -298,8 +298,7 @@ Result<http::Response> Drift(Context& ctx) {
             return MakeError(ErrorCode::kBadRequest, "\"thresholds\" must be an object");
         }
         RETURN_IF_ERROR(OnlyFields(*it, {"psi", "ks_p_value", "jensen_shannon", "wasserstein"}));
-        for (auto& [key, target] :
-             std::initializer_list<std::pair<const char*, double*>>{
+        for (auto& [key, target] : std::initializer_list<std::pair<const char*, double*>>{
                  {"psi", &thresholds.psi},
                  {"ks_p_value", &thresholds.ks_p_value},
                  {"jensen_shannon", &thresholds.jensen_shannon},
@@ -307,8 +306,7 @@ Result<http::Response> Drift(Context& ctx) {
             if (auto v = it->find(key); v != it->end()) {
                 if (!v->is_number() || v->get<double>() < 0) {
                     return MakeError(ErrorCode::kBadRequest,
-                                     std::string("thresholds.") + key +
-                                         " must be a number >= 0");
+                                     std::string("thresholds.") + key + " must be a number >= 0");
                 }
                 *target = v->get<double>();
             }
@@ -345,14 +343,14 @@ Result<http::Response> Drift(Context& ctx) {
 
 void RegisterMetricsRoutes(http::Router& router, Services& s) {
     const EndpointOptions data{.audit = false};
-    AddEndpoint(router, s, "POST", "/api/v2/metrics/delayed", Action::kMetricsAccess,
-                TrackDelayed, data);
+    AddEndpoint(router, s, "POST", "/api/v2/metrics/delayed", Action::kMetricsAccess, TrackDelayed,
+                data);
     AddEndpoint(router, s, "POST", "/api/v2/metrics/aggregates", Action::kMetricsAccess,
                 TrackAggregate, data);
     AddEndpoint(router, s, "POST", "/api/v2/metrics:read", Action::kMetricsAccess, ReadMetrics,
                 data);
-    AddEndpoint(router, s, "POST", "/api/v2/metrics:series", Action::kMetricsAccess,
-                MetricSeries, data);
+    AddEndpoint(router, s, "POST", "/api/v2/metrics:series", Action::kMetricsAccess, MetricSeries,
+                data);
     AddEndpoint(router, s, "POST", "/api/v2/metrics:drift", Action::kMetricsAccess, Drift, data);
 }
 

@@ -47,8 +47,8 @@ json RenderAlert(const Alert& a) {
 Result<std::int64_t> IdParam(Context& ctx, const char* name, const char* what) {
     auto id = ParseId(ctx.Param(name));
     if (!id) {
-        return MakeError(ErrorCode::kNotFound, std::string(what) + " " + ctx.Param(name) +
-                                                   " does not exist");
+        return MakeError(ErrorCode::kNotFound,
+                         std::string(what) + " " + ctx.Param(name) + " does not exist");
     }
     return *id;
 }
@@ -60,9 +60,8 @@ Result<serving::Model> ModelIn(Context& ctx) {
 }
 
 constexpr std::initializer_list<const char*> kSpecFields = {
-    "kind",      "metric",         "source",         "statistic",        "feature",
-    "drift_statistic", "reference", "window_seconds", "comparison", "threshold",
-    "interval_seconds", "webhook_url"};
+    "kind",      "metric",         "source",     "statistic", "feature",          "drift_statistic",
+    "reference", "window_seconds", "comparison", "threshold", "interval_seconds", "webhook_url"};
 
 Status OnlyMonitorFields(const json& body) {
     for (auto& [key, _] : body.items()) {
@@ -92,57 +91,54 @@ void RegisterMonitorRoutes(http::Router& router, Services& s) {
                     ASSIGN_OR_RETURN(auto enabled, OptionalBool(body, "enabled"));
                     ASSIGN_OR_RETURN(auto spec, metrics::ParseMonitorSpec(body, nullptr));
                     ASSIGN_OR_RETURN(Monitor m, ctx.services.monitors.Create(
-                                                    ctx.project_id, model.id,
-                                                    ctx.principal.user_id, name, spec,
-                                                    enabled.value_or(true)));
+                                                    ctx.project_id, model.id, ctx.principal.user_id,
+                                                    name, spec, enabled.value_or(true)));
                     ctx.audit_target = "/api/v2/projects/" + std::to_string(ctx.project_id) +
                                        "/models/" + std::to_string(model.id) + "/monitors/" +
                                        std::to_string(m.id);
                     return http::Response::Json(201, RenderMonitor(m));
                 });
-    AddEndpoint(router, s, "GET", monitors, Action::kModelsRead,
-                [](Context& ctx) -> Result<http::Response> {
-                    ASSIGN_OR_RETURN(auto model, ModelIn(ctx));
-                    ASSIGN_OR_RETURN(auto q,
-                                     ListQueryFrom(ctx.request, metrics::Monitors::ListSpec()));
-                    ASSIGN_OR_RETURN(auto page,
-                                     ctx.services.monitors.List(ctx.project_id, model.id, q));
-                    json items = json::array();
-                    for (const auto& m : page.first) {
-                        items.push_back(RenderMonitor(m));
-                    }
-                    return http::Response::Json(200, ListBody("monitors", items, page.second));
-                });
-    AddEndpoint(router, s, "GET", monitor, Action::kModelsRead,
-                [](Context& ctx) -> Result<http::Response> {
-                    ASSIGN_OR_RETURN(auto model, ModelIn(ctx));
-                    ASSIGN_OR_RETURN(auto id, IdParam(ctx, "monitor_id", "monitor"));
-                    ASSIGN_OR_RETURN(Monitor m,
-                                     ctx.services.monitors.Get(ctx.project_id, model.id, id));
-                    return http::Response::Json(200, RenderMonitor(m));
-                });
-    AddEndpoint(router, s, "PATCH", monitor, Action::kModelsWrite,
-                [](Context& ctx) -> Result<http::Response> {
-                    ASSIGN_OR_RETURN(auto model, ModelIn(ctx));
-                    ASSIGN_OR_RETURN(auto id, IdParam(ctx, "monitor_id", "monitor"));
-                    ASSIGN_OR_RETURN(Monitor m,
-                                     ctx.services.monitors.Get(ctx.project_id, model.id, id));
-                    ASSIGN_OR_RETURN(json body, ParseJsonBody(ctx.request));
-                    RETURN_IF_ERROR(OnlyMonitorFields(body));
-                    ASSIGN_OR_RETURN(auto name, OptionalString(body, "name"));
-                    ASSIGN_OR_RETURN(auto enabled, OptionalBool(body, "enabled"));
-                    std::optional<metrics::MonitorSpec> spec;
-                    bool touches_spec = false;
-                    for (const char* f : kSpecFields) {
-                        touches_spec = touches_spec || body.contains(f);
-                    }
-                    if (touches_spec) {
-                        ASSIGN_OR_RETURN(spec, metrics::ParseMonitorSpec(body, &m.spec));
-                    }
-                    ASSIGN_OR_RETURN(m, ctx.services.monitors.Update(ctx.project_id, model.id,
-                                                                     id, name, spec, enabled));
-                    return http::Response::Json(200, RenderMonitor(m));
-                });
+    AddEndpoint(
+        router, s, "GET", monitors, Action::kModelsRead,
+        [](Context& ctx) -> Result<http::Response> {
+            ASSIGN_OR_RETURN(auto model, ModelIn(ctx));
+            ASSIGN_OR_RETURN(auto q, ListQueryFrom(ctx.request, metrics::Monitors::ListSpec()));
+            ASSIGN_OR_RETURN(auto page, ctx.services.monitors.List(ctx.project_id, model.id, q));
+            json items = json::array();
+            for (const auto& m : page.first) {
+                items.push_back(RenderMonitor(m));
+            }
+            return http::Response::Json(200, ListBody("monitors", items, page.second));
+        });
+    AddEndpoint(
+        router, s, "GET", monitor, Action::kModelsRead, [](Context& ctx) -> Result<http::Response> {
+            ASSIGN_OR_RETURN(auto model, ModelIn(ctx));
+            ASSIGN_OR_RETURN(auto id, IdParam(ctx, "monitor_id", "monitor"));
+            ASSIGN_OR_RETURN(Monitor m, ctx.services.monitors.Get(ctx.project_id, model.id, id));
+            return http::Response::Json(200, RenderMonitor(m));
+        });
+    AddEndpoint(
+        router, s, "PATCH", monitor, Action::kModelsWrite,
+        [](Context& ctx) -> Result<http::Response> {
+            ASSIGN_OR_RETURN(auto model, ModelIn(ctx));
+            ASSIGN_OR_RETURN(auto id, IdParam(ctx, "monitor_id", "monitor"));
+            ASSIGN_OR_RETURN(Monitor m, ctx.services.monitors.Get(ctx.project_id, model.id, id));
+            ASSIGN_OR_RETURN(json body, ParseJsonBody(ctx.request));
+            RETURN_IF_ERROR(OnlyMonitorFields(body));
+            ASSIGN_OR_RETURN(auto name, OptionalString(body, "name"));
+            ASSIGN_OR_RETURN(auto enabled, OptionalBool(body, "enabled"));
+            std::optional<metrics::MonitorSpec> spec;
+            bool touches_spec = false;
+            for (const char* f : kSpecFields) {
+                touches_spec = touches_spec || body.contains(f);
+            }
+            if (touches_spec) {
+                ASSIGN_OR_RETURN(spec, metrics::ParseMonitorSpec(body, &m.spec));
+            }
+            ASSIGN_OR_RETURN(
+                m, ctx.services.monitors.Update(ctx.project_id, model.id, id, name, spec, enabled));
+            return http::Response::Json(200, RenderMonitor(m));
+        });
     AddEndpoint(router, s, "DELETE", monitor, Action::kModelsWrite,
                 [](Context& ctx) -> Result<http::Response> {
                     ASSIGN_OR_RETURN(auto model, ModelIn(ctx));
@@ -154,8 +150,8 @@ void RegisterMonitorRoutes(http::Router& router, Services& s) {
                 [](Context& ctx) -> Result<http::Response> {
                     ASSIGN_OR_RETURN(auto model, ModelIn(ctx));
                     ASSIGN_OR_RETURN(auto id, IdParam(ctx, "monitor_id", "monitor"));
-                    ASSIGN_OR_RETURN(Monitor m, ctx.services.monitors.EvaluateNow(
-                                                    ctx.project_id, model.id, id));
+                    ASSIGN_OR_RETURN(
+                        Monitor m, ctx.services.monitors.EvaluateNow(ctx.project_id, model.id, id));
                     return http::Response::Json(200, RenderMonitor(m));
                 });
     AddEndpoint(router, s, "GET", monitor + "/alerts", Action::kModelsRead,
@@ -163,8 +159,8 @@ void RegisterMonitorRoutes(http::Router& router, Services& s) {
                     ASSIGN_OR_RETURN(auto model, ModelIn(ctx));
                     ASSIGN_OR_RETURN(auto id, IdParam(ctx, "monitor_id", "monitor"));
                     RETURN_IF_ERROR(ctx.services.monitors.Get(ctx.project_id, model.id, id));
-                    ASSIGN_OR_RETURN(auto q, ListQueryFrom(ctx.request,
-                                                           metrics::Monitors::AlertListSpec()));
+                    ASSIGN_OR_RETURN(
+                        auto q, ListQueryFrom(ctx.request, metrics::Monitors::AlertListSpec()));
                     ASSIGN_OR_RETURN(auto page,
                                      ctx.services.monitors.Alerts(ctx.project_id, id, q));
                     json items = json::array();
@@ -175,8 +171,8 @@ void RegisterMonitorRoutes(http::Router& router, Services& s) {
                 });
     AddEndpoint(router, s, "GET", "/api/v2/projects/{project_id}/alerts", Action::kModelsRead,
                 [](Context& ctx) -> Result<http::Response> {
-                    ASSIGN_OR_RETURN(auto q, ListQueryFrom(ctx.request,
-                                                           metrics::Monitors::AlertListSpec()));
+                    ASSIGN_OR_RETURN(
+                        auto q, ListQueryFrom(ctx.request, metrics::Monitors::AlertListSpec()));
                     ASSIGN_OR_RETURN(auto page,
                                      ctx.services.monitors.Alerts(ctx.project_id, std::nullopt, q));
                     json items = json::array();

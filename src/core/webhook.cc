@@ -21,8 +21,9 @@ Status PostJson(const std::string& url, const std::string& body, long timeout_se
     curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, std::min(3L, timeout_seconds));
     curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION,
-                     +[](char*, size_t size, size_t n, void*) -> size_t { return size * n; });
+    curl_easy_setopt(
+        curl, CURLOPT_WRITEFUNCTION,
+        +[](char*, size_t size, size_t n, void*) -> size_t { return size * n; });
     const CURLcode rc = curl_easy_perform(curl);
     long status = 0;
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
@@ -32,8 +33,8 @@ Status PostJson(const std::string& url, const std::string& body, long timeout_se
         return MakeError(ErrorCode::kUnavailable, curl_easy_strerror(rc));
     }
     if (status < 200 || status >= 300) {
-        return MakeError(ErrorCode::kUnavailable, "the receiver answered HTTP " +
-                                                      std::to_string(status));
+        return MakeError(ErrorCode::kUnavailable,
+                         "the receiver answered HTTP " + std::to_string(status));
     }
     return {};
 }

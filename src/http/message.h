@@ -37,6 +37,9 @@ struct Response {
     std::string content_type = "application/json";
     std::vector<std::pair<std::string, std::string>> headers;
     std::string body;
+    // More body after `body`, sent as it is without joining: answers of hundreds of megabytes
+    // rendered in parts on several threads.
+    std::vector<std::string> body_parts;
     std::filesystem::path file;        // when set, the body is this file's content
     bool delete_file_after = false;    // for generated archives
     std::size_t file_length = 0;

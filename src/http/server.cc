@@ -434,6 +434,26 @@ private:
                 co_await bhttp::async_write(stream, msg,
                                             net::redirect_error(net::use_awaitable, ec));
             }
+        } else if (!resp.body_parts.empty()) {
+            bhttp::response<bhttp::empty_body> msg;
+            fill(msg);
+            bytes = static_cast<std::int64_t>(resp.body.size());
+            for (const auto& part : resp.body_parts) {
+                bytes += static_cast<std::int64_t>(part.size());
+            }
+            msg.content_length(static_cast<std::uint64_t>(bytes));
+            bhttp::response_serializer<bhttp::empty_body> sr(msg);
+            co_await bhttp::async_write_header(stream, sr,
+                                               net::redirect_error(net::use_awaitable, ec));
+            if (!ec && !head) {
+                std::vector<net::const_buffer> buffers;
+                buffers.push_back(net::buffer(resp.body));
+                for (const auto& part : resp.body_parts) {
+                    buffers.push_back(net::buffer(part));
+                }
+                co_await net::async_write(stream, buffers,
+                                          net::redirect_error(net::use_awaitable, ec));
+            }
         } else {
             bhttp::response<bhttp::string_body> msg;
             fill(msg);

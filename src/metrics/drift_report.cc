@@ -88,8 +88,8 @@ bool ReadCsvRecord(std::istream& in, std::vector<std::string>& fields, std::size
 }
 
 bool EndsWith(const std::string& s, std::string_view suffix) {
-    return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(),
-                                                  suffix) == 0;
+    return s.size() >= suffix.size() &&
+           s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 }  // namespace
@@ -133,8 +133,8 @@ Result<FeatureSamples> FeatureSamples::FromFile(const std::filesystem::path& pat
                                                 std::size_t max_rows) {
     std::ifstream in(path, std::ios::binary);
     if (!in) {
-        return MakeError(ErrorCode::kNotFound, "cannot open the reference file " +
-                                                   path.filename().string());
+        return MakeError(ErrorCode::kNotFound,
+                         "cannot open the reference file " + path.filename().string());
     }
     FeatureSamples out;
     const std::string name = path.filename().string();
@@ -148,9 +148,8 @@ Result<FeatureSamples> FeatureSamples::FromFile(const std::filesystem::path& pat
             }
             json j = json::parse(line, nullptr, false);
             if (!j.is_object()) {
-                return MakeError(ErrorCode::kBadRequest,
-                                 name + " line " + std::to_string(line_no) +
-                                     ": expected one JSON object per line");
+                return MakeError(ErrorCode::kBadRequest, name + " line " + std::to_string(line_no) +
+                                                             ": expected one JSON object per line");
             }
             if (out.records_ == max_rows) {
                 out.truncated_ = true;
@@ -175,10 +174,10 @@ Result<FeatureSamples> FeatureSamples::FromFile(const std::filesystem::path& pat
             continue;  // a blank line
         }
         if (fields.size() != header.size()) {
-            return MakeError(ErrorCode::kBadRequest,
-                             name + " line " + std::to_string(line_no) + " has " +
-                                 std::to_string(fields.size()) + " fields; the header has " +
-                                 std::to_string(header.size()));
+            return MakeError(ErrorCode::kBadRequest, name + " line " + std::to_string(line_no) +
+                                                         " has " + std::to_string(fields.size()) +
+                                                         " fields; the header has " +
+                                                         std::to_string(header.size()));
         }
         if (out.records_ == max_rows) {
             out.truncated_ = true;
@@ -199,8 +198,10 @@ Result<FeatureSamples> FeatureSamples::FromFile(const std::filesystem::path& pat
     return out;
 }
 
-json DriftReport(const FeatureSamples& reference, const FeatureSamples& current,
-                 const std::vector<std::string>& features, const DriftThresholds& thresholds) {
+json DriftReport(const FeatureSamples& reference,
+                 const FeatureSamples& current,
+                 const std::vector<std::string>& features,
+                 const DriftThresholds& thresholds) {
     std::vector<std::string> names = features;
     if (names.empty()) {
         for (const auto& [name, _] : current.features()) {
@@ -245,10 +246,14 @@ json DriftReport(const FeatureSamples& reference, const FeatureSamples& current,
                                {"psi", d->psi},
                                {"jensen_shannon", d->jensen_shannon}};
             json by = json::array();
-            if (d->ks_drifted) by.push_back("ks");
-            if (d->wasserstein_drifted) by.push_back("wasserstein");
-            if (d->psi_drifted) by.push_back("psi");
-            if (d->jensen_shannon_drifted) by.push_back("jensen_shannon");
+            if (d->ks_drifted)
+                by.push_back("ks");
+            if (d->wasserstein_drifted)
+                by.push_back("wasserstein");
+            if (d->psi_drifted)
+                by.push_back("psi");
+            if (d->jensen_shannon_drifted)
+                by.push_back("jensen_shannon");
             f["driftedBy"] = by;
             f["drifted"] = small ? d->ks_drifted : d->wasserstein_drifted;
         } else {
@@ -275,8 +280,10 @@ json DriftReport(const FeatureSamples& reference, const FeatureSamples& current,
             f["method"] = "jensen_shannon";
             f["statistics"] = {{"psi", d->psi}, {"jensen_shannon", d->jensen_shannon}};
             json by = json::array();
-            if (d->psi_drifted) by.push_back("psi");
-            if (d->jensen_shannon_drifted) by.push_back("jensen_shannon");
+            if (d->psi_drifted)
+                by.push_back("psi");
+            if (d->jensen_shannon_drifted)
+                by.push_back("jensen_shannon");
             f["driftedBy"] = by;
             f["drifted"] = d->jensen_shannon_drifted;
             json shares = json::array();

@@ -4,12 +4,11 @@
 
 #include <filesystem>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "metrics/drift.h"
 
@@ -54,7 +53,8 @@ private:
 // most 1000 values in both samples: Kolmogorov-Smirnov; numeric otherwise: normalized
 // Wasserstein; categorical: Jensen-Shannon. Every statistic is reported with its own flag.
 // `features` limits the report (all features of the current window when empty).
-nlohmann::json DriftReport(const FeatureSamples& reference, const FeatureSamples& current,
+nlohmann::json DriftReport(const FeatureSamples& reference,
+                           const FeatureSamples& current,
                            const std::vector<std::string>& features,
                            const DriftThresholds& thresholds);
 

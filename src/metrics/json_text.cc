@@ -7,8 +7,8 @@ bool ScanMembers(std::string_view text,
                  std::vector<std::pair<std::string_view, std::string_view>>& out) {
     std::size_t i = 0;
     auto skip_ws = [&] {
-        while (i < text.size() && (text[i] == ' ' || text[i] == '\n' || text[i] == '\t' ||
-                                   text[i] == '\r')) {
+        while (i < text.size() &&
+               (text[i] == ' ' || text[i] == '\n' || text[i] == '\t' || text[i] == '\r')) {
             ++i;
         }
     };
@@ -86,7 +86,6 @@ bool ScanMembers(std::string_view text,
     }
     return false;
 }
-
 
 bool IsCompactJson(std::string_view text) {
     bool in_string = false;

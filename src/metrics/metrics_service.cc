@@ -2,9 +2,8 @@
 #include "metrics/metrics_service.h"
 
 #include <charconv>
-#include <optional>
-
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "core/crypto.h"
 #include "core/log.h"
@@ -20,8 +19,10 @@ namespace {
 // The common case, without building a DOM: our worker's compact
 // {"uuid":"...","start_ms":N,"metrics":{...},"end_ms":N}. The metrics text is kept as sent once
 // it is checked to be a valid, compact JSON object. nullopt: take the general path.
-std::optional<PredictionRecord> FastRecord(std::string_view meta, std::int64_t deployment_id,
-                                           std::int64_t start_ms, std::int64_t fn_ns) {
+std::optional<PredictionRecord> FastRecord(std::string_view meta,
+                                           std::int64_t deployment_id,
+                                           std::int64_t start_ms,
+                                           std::int64_t fn_ns) {
     thread_local std::vector<std::pair<std::string_view, std::string_view>> members;
     members.clear();
     if (!ScanMembers(meta, members)) {
@@ -36,8 +37,8 @@ std::optional<PredictionRecord> FastRecord(std::string_view meta, std::int64_t d
         if (key == "\"uuid\"") {
             // A plain string: no escapes, at most 128 characters.
             if (value.size() < 3 || value.size() > 130 || value.front() != '"' ||
-                value.back() != '"' || value.substr(1, value.size() - 2).find_first_of("\\\"") !=
-                                           std::string_view::npos) {
+                value.back() != '"' ||
+                value.substr(1, value.size() - 2).find_first_of("\\\"") != std::string_view::npos) {
                 return std::nullopt;
             }
             r.uuid = std::string(value.substr(1, value.size() - 2));
@@ -70,8 +71,10 @@ std::optional<PredictionRecord> FastRecord(std::string_view meta, std::int64_t d
 
 }  // namespace
 
-Result<PredictionRecord> RecordFromMeta(std::string_view meta, std::int64_t deployment_id,
-                                        std::int64_t start_ms, std::int64_t fn_ns) {
+Result<PredictionRecord> RecordFromMeta(std::string_view meta,
+                                        std::int64_t deployment_id,
+                                        std::int64_t start_ms,
+                                        std::int64_t fn_ns) {
     if (auto fast = FastRecord(meta, deployment_id, start_ms, fn_ns)) {
         return std::move(*fast);
     }
@@ -81,7 +84,8 @@ Result<PredictionRecord> RecordFromMeta(std::string_view meta, std::int64_t depl
     }
     PredictionRecord r;
     r.deployment_id = deployment_id;
-    if (auto it = j.find("uuid"); it != j.end() && it->is_string() && !it->get_ref<const std::string&>().empty() &&
+    if (auto it = j.find("uuid"); it != j.end() && it->is_string() &&
+                                  !it->get_ref<const std::string&>().empty() &&
                                   it->get_ref<const std::string&>().size() <= 128) {
         r.uuid = it->get<std::string>();
     } else {
@@ -104,7 +108,8 @@ Result<PredictionRecord> RecordFromMeta(std::string_view meta, std::int64_t depl
     return r;
 }
 
-MetricsService::MetricsService(const MetricsOptions& options, const Clock& clock,
+MetricsService::MetricsService(const MetricsOptions& options,
+                               const Clock& clock,
                                std::unique_ptr<MetricsStore> store)
     : options_(options), clock_(clock), store_(std::move(store)) {
     writer_ = std::make_unique<PredictionWriter>(*store_, options_.writer);

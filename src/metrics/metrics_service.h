@@ -35,8 +35,10 @@ struct RollupCounters {
 // A prediction record from a replica's RESULT meta ({"uuid", "start_ms", "end_ms", "metrics"}).
 // Missing fields are filled in (a server-made uuid, the call's times); a meta that is not a
 // JSON object, or whose metrics are not an object, is an error.
-Result<PredictionRecord> RecordFromMeta(std::string_view meta, std::int64_t deployment_id,
-                                        std::int64_t start_ms, std::int64_t fn_ns);
+Result<PredictionRecord> RecordFromMeta(std::string_view meta,
+                                        std::int64_t deployment_id,
+                                        std::int64_t start_ms,
+                                        std::int64_t fn_ns);
 
 class MetricsService {
 public:
@@ -64,7 +66,8 @@ public:
     std::string PrometheusText() const;
 
 private:
-    MetricsService(const MetricsOptions& options, const Clock& clock,
+    MetricsService(const MetricsOptions& options,
+                   const Clock& clock,
                    std::unique_ptr<MetricsStore> store);
     void RollupLoop();
 

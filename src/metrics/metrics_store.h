@@ -59,24 +59,24 @@ struct SummaryView {
     std::int64_t resolution_ms = 0;  // 60000 or 3600000
     std::int64_t bucket_ms = 0;      // start of the minute/hour
     std::string_view metric;
-    std::string_view encoded;        // MetricSummary::Encode()
+    std::string_view encoded;  // MetricSummary::Encode()
 };
 
 struct ReadRange {
     std::vector<std::int64_t> series;  // store ids; empty reads nothing
     std::int64_t start_ms = 0;         // a prediction is in range when start <= its start <= end
     std::int64_t end_ms = 0;
-    std::size_t limit = 0;             // predictions at most; 0 = no limit
-    std::int64_t after_id = 0;         // a page token: start after this record
-    std::int64_t max_id = 0;           // stop after this record (0: no bound)
-    bool aggregates = true;            // also read the aggregates (first page only)
+    std::size_t limit = 0;      // predictions at most; 0 = no limit
+    std::int64_t after_id = 0;  // a page token: start after this record
+    std::int64_t max_id = 0;    // stop after this record (0: no bound)
+    bool aggregates = true;     // also read the aggregates (the first page's job)
 };
 
 struct ReadStats {
     std::size_t predictions = 0;
     std::size_t aggregates = 0;
-    bool truncated = false;            // more predictions than `limit`
-    std::int64_t next_after_id = 0;    // when truncated: the next page's after_id
+    bool truncated = false;          // more predictions than `limit`
+    std::int64_t next_after_id = 0;  // when truncated: the next page's after_id
     // Raw records before this time were deleted after their retention; only rollups remain.
     std::int64_t raw_kept_from_ms = 0;
 };
@@ -95,9 +95,9 @@ struct DelayedResult {
 
 // Rollup and retention settings.
 struct RetentionPolicy {
-    std::int64_t raw_ms = 30LL * 24 * 3600 * 1000;        // raw predictions kept this long
-    std::int64_t minute_ms = 90LL * 24 * 3600 * 1000;     // per-minute rollups kept this long
-    std::int64_t rollup_lag_ms = 60 * 1000;                // a minute is rolled once this old
+    std::int64_t raw_ms = 30LL * 24 * 3600 * 1000;     // raw predictions kept this long
+    std::int64_t minute_ms = 90LL * 24 * 3600 * 1000;  // per-minute rollups kept this long
+    std::int64_t rollup_lag_ms = 60 * 1000;            // a minute is rolled once this old
 };
 
 struct RollupStats {
@@ -125,10 +125,13 @@ public:
     virtual Result<Series> SeriesOfPrediction(std::string_view uuid) = 0;
     // Attaches metrics (a JSON object's text) to a stored prediction; kNotFound if none has
     // that uuid, and nothing is written.
-    virtual Result<DelayedResult> AddDelayed(std::string_view uuid, std::string_view metrics,
+    virtual Result<DelayedResult> AddDelayed(std::string_view uuid,
+                                             std::string_view metrics,
                                              std::int64_t now_ms) = 0;
-    virtual Result<std::int64_t> AddAggregate(std::int64_t series_id, std::int64_t start_ms,
-                                              std::int64_t end_ms, std::string_view metrics,
+    virtual Result<std::int64_t> AddAggregate(std::int64_t series_id,
+                                              std::int64_t start_ms,
+                                              std::int64_t end_ms,
+                                              std::string_view metrics,
                                               std::int64_t now_ms) = 0;
 
     // Predictions (oldest start first, delayed metrics merged) and aggregates overlapping the
@@ -138,7 +141,8 @@ public:
                                    const std::function<void(const AggregateView&)>& aggregate) = 0;
     virtual Result<IdSpan> PredictionIdSpan(const ReadRange& range) = 0;
     // Rollups of the range at a resolution, for the named metrics (all when empty).
-    virtual Status ReadSummaries(const ReadRange& range, std::int64_t resolution_ms,
+    virtual Status ReadSummaries(const ReadRange& range,
+                                 std::int64_t resolution_ms,
                                  const std::vector<std::string>& metrics,
                                  const std::function<void(const SummaryView&)>& summary) = 0;
 

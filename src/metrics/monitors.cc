@@ -26,8 +26,8 @@ constexpr std::string_view kAlertColumns =
     "a.opened_at, a.resolved_at, (SELECT d.state FROM alert_deliveries d WHERE d.alert_id = a.id "
     "ORDER BY d.id DESC LIMIT 1)";
 
-const std::vector<std::string> kStatistics = {"mean", "p50", "p90", "p95", "p99", "min",
-                                              "max",  "sum", "count", "last"};
+const std::vector<std::string> kStatistics = {"mean", "p50", "p90", "p95",   "p99",
+                                              "min",  "max", "sum", "count", "last"};
 const std::vector<std::string> kDriftStatistics = {"psi", "jensen_shannon", "ks_p_value",
                                                    "ks_statistic", "wasserstein_normed"};
 
@@ -108,9 +108,12 @@ Alert AlertFromRow(const store::Row& r) {
 }
 
 bool Breached(double value, const std::string& comparison, double threshold) {
-    if (comparison == ">") return value > threshold;
-    if (comparison == ">=") return value >= threshold;
-    if (comparison == "<") return value < threshold;
+    if (comparison == ">")
+        return value > threshold;
+    if (comparison == ">=")
+        return value >= threshold;
+    if (comparison == "<")
+        return value < threshold;
     return value <= threshold;
 }
 
@@ -156,10 +159,9 @@ Result<MonitorSpec> ParseMonitorSpec(const json& body, const MonitorSpec* base) 
         if (auto it = body.find(field); it != body.end()) {
             if (!it->is_number_integer() || it->get<std::int64_t>() < lo ||
                 it->get<std::int64_t>() > hi) {
-                return MakeError(ErrorCode::kBadRequest, std::string(field) +
-                                                             " must be a whole number from " +
-                                                             std::to_string(lo) + " to " +
-                                                             std::to_string(hi));
+                return MakeError(ErrorCode::kBadRequest,
+                                 std::string(field) + " must be a whole number from " +
+                                     std::to_string(lo) + " to " + std::to_string(hi));
             }
             *out = it->get<std::int64_t>();
         }
@@ -187,11 +189,11 @@ Result<MonitorSpec> ParseMonitorSpec(const json& body, const MonitorSpec* base) 
         const json& r = *it;
         const bool file = r.is_object() && r.size() == 1 && r.contains("file") &&
                           r["file"].is_string() && !r["file"].get<std::string>().empty();
-        const bool window = r.is_object() && r.size() == 2 && r.contains("startTimeStampMs") &&
-                            r.contains("endTimeStampMs") && r["startTimeStampMs"].is_number_integer() &&
-                            r["endTimeStampMs"].is_number_integer() &&
-                            r["startTimeStampMs"].get<std::int64_t>() <=
-                                r["endTimeStampMs"].get<std::int64_t>();
+        const bool window =
+            r.is_object() && r.size() == 2 && r.contains("startTimeStampMs") &&
+            r.contains("endTimeStampMs") && r["startTimeStampMs"].is_number_integer() &&
+            r["endTimeStampMs"].is_number_integer() &&
+            r["startTimeStampMs"].get<std::int64_t>() <= r["endTimeStampMs"].get<std::int64_t>();
         if (!r.is_null() && !file && !window) {
             return MakeError(ErrorCode::kBadRequest,
                              "reference must be {\"file\": \"<path in the project>\"}, "
@@ -212,16 +214,16 @@ Result<MonitorSpec> ParseMonitorSpec(const json& body, const MonitorSpec* base) 
                              "source must be \"predictions\" or \"aggregates\"");
         }
         if (!OneOf(s.statistic, kStatistics)) {
-            return MakeError(ErrorCode::kBadRequest, "statistic must be one of " +
-                                                         Joined(kStatistics));
+            return MakeError(ErrorCode::kBadRequest,
+                             "statistic must be one of " + Joined(kStatistics));
         }
     } else {
         if (s.feature.empty()) {
             return MakeError(ErrorCode::kBadRequest, "a drift monitor names its \"feature\"");
         }
         if (!OneOf(s.drift_statistic, kDriftStatistics)) {
-            return MakeError(ErrorCode::kBadRequest, "drift_statistic must be one of " +
-                                                         Joined(kDriftStatistics));
+            return MakeError(ErrorCode::kBadRequest,
+                             "drift_statistic must be one of " + Joined(kDriftStatistics));
         }
     }
     if (!OneOf(s.comparison, {">", ">=", "<", "<="})) {
@@ -237,15 +239,20 @@ Result<MonitorSpec> ParseMonitorSpec(const json& body, const MonitorSpec* base) 
     return s;
 }
 
-Monitors::Monitors(store::Store& store, MetricsService& metrics, const Clock& clock,
-                   TargetFn target, MonitorOptions options)
+Monitors::Monitors(store::Store& store,
+                   MetricsService& metrics,
+                   const Clock& clock,
+                   TargetFn target,
+                   MonitorOptions options)
     : store_(store),
       metrics_(metrics),
       clock_(clock),
       target_(std::move(target)),
       options_(options) {}
 
-Monitors::~Monitors() { Stop(); }
+Monitors::~Monitors() {
+    Stop();
+}
 
 void Monitors::Start() {
     thread_ = std::thread([this] { Run(); });
@@ -270,9 +277,12 @@ void Monitors::Wake() {
     cv_.notify_all();
 }
 
-Result<Monitor> Monitors::Create(std::int64_t project_id, std::int64_t model_id,
-                                 std::int64_t user_id, const std::string& name,
-                                 const MonitorSpec& spec, bool enabled) {
+Result<Monitor> Monitors::Create(std::int64_t project_id,
+                                 std::int64_t model_id,
+                                 std::int64_t user_id,
+                                 const std::string& name,
+                                 const MonitorSpec& spec,
+                                 bool enabled) {
     if (name.empty() || name.size() > 200) {
         return MakeError(ErrorCode::kBadRequest, "a monitor needs a name of 1 to 200 characters");
     }
@@ -319,19 +329,20 @@ Result<Monitor> Monitors::Get(std::int64_t project_id, std::int64_t model_id, st
 
 const store::ListSpec& Monitors::ListSpec() {
     using store::FieldType;
-    static const store::ListSpec kSpec{{{"id", "m.id", FieldType::kInt},
-                                        {"name", "m.name", FieldType::kText},
-                                        {"state", "m.state", FieldType::kText},
-                                        {"enabled", "m.enabled", FieldType::kBool},
-                                        {"created_at", "m.created_at", FieldType::kInt, false, true}},
-                                       "name",
-                                       "m.id"};
+    static const store::ListSpec kSpec{
+        {{"id", "m.id", FieldType::kInt},
+         {"name", "m.name", FieldType::kText},
+         {"state", "m.state", FieldType::kText},
+         {"enabled", "m.enabled", FieldType::kBool},
+         {"created_at", "m.created_at", FieldType::kInt, false, true}},
+        "name",
+        "m.id"};
     return kSpec;
 }
 
 Result<std::pair<std::vector<Monitor>, std::string>> Monitors::List(std::int64_t project_id,
-                                                                     std::int64_t model_id,
-                                                                     const store::ListQuery& q) {
+                                                                    std::int64_t model_id,
+                                                                    const store::ListQuery& q) {
     std::vector<Monitor> out;
     std::string next;
     RETURN_IF_ERROR(store_.Read([&](store::Tx& tx) -> Status {
@@ -350,7 +361,9 @@ Result<std::pair<std::vector<Monitor>, std::string>> Monitors::List(std::int64_t
     return std::make_pair(std::move(out), std::move(next));
 }
 
-Result<Monitor> Monitors::Update(std::int64_t project_id, std::int64_t model_id, std::int64_t id,
+Result<Monitor> Monitors::Update(std::int64_t project_id,
+                                 std::int64_t model_id,
+                                 std::int64_t id,
                                  const std::optional<std::string>& name,
                                  const std::optional<MonitorSpec>& spec,
                                  const std::optional<bool>& enabled) {
@@ -360,11 +373,11 @@ Result<Monitor> Monitors::Update(std::int64_t project_id, std::int64_t model_id,
     }
     const std::int64_t now = clock_.NowMs();
     auto st = store_.Write([&](store::Tx& tx) -> Status {
-        RETURN_IF_ERROR(tx.Exec(
-            "UPDATE monitors SET name = ?, spec = ?, enabled = ?, next_run_at = ?, "
-            "updated_at = ? WHERE id = ?",
-            {name.value_or(m.name), (spec ? *spec : m.spec).ToJson().dump(),
-             std::int64_t{enabled.value_or(m.enabled)}, now, now, id}));
+        RETURN_IF_ERROR(
+            tx.Exec("UPDATE monitors SET name = ?, spec = ?, enabled = ?, next_run_at = ?, "
+                    "updated_at = ? WHERE id = ?",
+                    {name.value_or(m.name), (spec ? *spec : m.spec).ToJson().dump(),
+                     std::int64_t{enabled.value_or(m.enabled)}, now, now, id}));
         return {};
     });
     if (!st) {
@@ -386,7 +399,8 @@ Status Monitors::Delete(std::int64_t project_id, std::int64_t model_id, std::int
     });
 }
 
-Result<Monitor> Monitors::EvaluateNow(std::int64_t project_id, std::int64_t model_id,
+Result<Monitor> Monitors::EvaluateNow(std::int64_t project_id,
+                                      std::int64_t model_id,
                                       std::int64_t id) {
     ASSIGN_OR_RETURN(Monitor m, Get(project_id, model_id, id));
     RETURN_IF_ERROR(Evaluate(m));
@@ -411,8 +425,8 @@ Result<std::pair<std::vector<Alert>, std::string>> Monitors::Alerts(
     std::vector<Alert> out;
     std::string next;
     RETURN_IF_ERROR(store_.Read([&](store::Tx& tx) -> Status {
-        std::string sql = "SELECT " + std::string(kAlertColumns) +
-                          " FROM alerts a WHERE a.project_id = ?";
+        std::string sql =
+            "SELECT " + std::string(kAlertColumns) + " FROM alerts a WHERE a.project_id = ?";
         store::Params params = {project_id};
         if (monitor_id) {
             sql += " AND a.monitor_id = ?";
@@ -428,8 +442,10 @@ Result<std::pair<std::vector<Alert>, std::string>> Monitors::Alerts(
     return std::make_pair(std::move(out), std::move(next));
 }
 
-Result<std::optional<double>> Monitors::Measure(const Monitor& m, const MonitorTarget& target,
-                                                std::int64_t now, std::string* detail) {
+Result<std::optional<double>> Monitors::Measure(const Monitor& m,
+                                                const MonitorTarget& target,
+                                                std::int64_t now,
+                                                std::string* detail) {
     const MonitorSpec& s = m.spec;
     ASSIGN_OR_RETURN(auto series,
                      metrics_.store().FindSeries(std::nullopt, target.model_crn, std::nullopt));
@@ -449,36 +465,35 @@ Result<std::optional<double>> Monitors::Measure(const Monitor& m, const MonitorT
         MetricSummary summary;
         std::optional<double> last;
         std::int64_t last_end = 0;
-        ASSIGN_OR_RETURN(
-            auto stats,
-            metrics_.store().Read(
-                current,
-                [&](const PredictionView& v) {
-                    if (s.source != "predictions") {
-                        return;
-                    }
-                    json j = json::parse(v.metrics, nullptr, false);
-                    if (auto it = j.find(s.metric); it != j.end() && it->is_number()) {
-                        summary.Add(it->get<double>());
-                        if (v.start_ms >= last_end) {
-                            last_end = v.start_ms;
-                            last = it->get<double>();
-                        }
-                    }
-                },
-                [&](const AggregateView& v) {
-                    if (s.source != "aggregates") {
-                        return;
-                    }
-                    json j = json::parse(v.metrics, nullptr, false);
-                    if (auto it = j.find(s.metric); it != j.end() && it->is_number()) {
-                        summary.Add(it->get<double>());
-                        if (v.end_ms >= last_end) {
-                            last_end = v.end_ms;
-                            last = it->get<double>();
-                        }
-                    }
-                }));
+        ASSIGN_OR_RETURN(auto stats,
+                         metrics_.store().Read(
+                             current,
+                             [&](const PredictionView& v) {
+                                 if (s.source != "predictions") {
+                                     return;
+                                 }
+                                 json j = json::parse(v.metrics, nullptr, false);
+                                 if (auto it = j.find(s.metric); it != j.end() && it->is_number()) {
+                                     summary.Add(it->get<double>());
+                                     if (v.start_ms >= last_end) {
+                                         last_end = v.start_ms;
+                                         last = it->get<double>();
+                                     }
+                                 }
+                             },
+                             [&](const AggregateView& v) {
+                                 if (s.source != "aggregates") {
+                                     return;
+                                 }
+                                 json j = json::parse(v.metrics, nullptr, false);
+                                 if (auto it = j.find(s.metric); it != j.end() && it->is_number()) {
+                                     summary.Add(it->get<double>());
+                                     if (v.end_ms >= last_end) {
+                                         last_end = v.end_ms;
+                                         last = it->get<double>();
+                                     }
+                                 }
+                             }));
         if (stats.truncated) {
             *detail = "over 2000000 predictions in the window; measured the first 2000000";
         }
@@ -491,15 +506,24 @@ Result<std::optional<double>> Monitors::Measure(const Monitor& m, const MonitorT
             return std::nullopt;
         }
         double v = 0;
-        if (s.statistic == "mean") v = summary.mean();
-        else if (s.statistic == "p50") v = summary.Quantile(0.5);
-        else if (s.statistic == "p90") v = summary.Quantile(0.9);
-        else if (s.statistic == "p95") v = summary.Quantile(0.95);
-        else if (s.statistic == "p99") v = summary.Quantile(0.99);
-        else if (s.statistic == "min") v = summary.min();
-        else if (s.statistic == "max") v = summary.max();
-        else if (s.statistic == "sum") v = summary.sum();
-        else v = *last;
+        if (s.statistic == "mean")
+            v = summary.mean();
+        else if (s.statistic == "p50")
+            v = summary.Quantile(0.5);
+        else if (s.statistic == "p90")
+            v = summary.Quantile(0.9);
+        else if (s.statistic == "p95")
+            v = summary.Quantile(0.95);
+        else if (s.statistic == "p99")
+            v = summary.Quantile(0.99);
+        else if (s.statistic == "min")
+            v = summary.min();
+        else if (s.statistic == "max")
+            v = summary.max();
+        else if (s.statistic == "sum")
+            v = summary.sum();
+        else
+            v = *last;
         *detail = s.statistic + " of " + s.metric + " over " + std::to_string(summary.count()) +
                   " values in " + window;
         return v;
@@ -507,10 +531,10 @@ Result<std::optional<double>> Monitors::Measure(const Monitor& m, const MonitorT
     // Drift of one feature: the current window against a file, a fixed window, or the window of
     // the same length just before.
     FeatureSamples cur;
-    ASSIGN_OR_RETURN(auto cs, metrics_.store().Read(
-                                  current,
-                                  [&](const PredictionView& v) { cur.AddMetricsJson(v.metrics); },
-                                  [](const AggregateView&) {}));
+    ASSIGN_OR_RETURN(auto cs,
+                     metrics_.store().Read(
+                         current, [&](const PredictionView& v) { cur.AddMetricsJson(v.metrics); },
+                         [](const AggregateView&) {}));
     (void)cs;
     FeatureSamples ref;
     if (s.reference.is_object() && s.reference.contains("file")) {
@@ -529,10 +553,10 @@ Result<std::optional<double>> Monitors::Measure(const Monitor& m, const MonitorT
             previous.end_ms = current.start_ms - 1;
             previous.start_ms = current.start_ms - s.window_seconds * 1000;
         }
-        ASSIGN_OR_RETURN(auto rs, metrics_.store().Read(
-                                      previous,
-                                      [&](const PredictionView& v) { ref.AddMetricsJson(v.metrics); },
-                                      [](const AggregateView&) {}));
+        ASSIGN_OR_RETURN(
+            auto rs, metrics_.store().Read(
+                         previous, [&](const PredictionView& v) { ref.AddMetricsJson(v.metrics); },
+                         [](const AggregateView&) {}));
         (void)rs;
     }
     json report = DriftReport(ref, cur, {s.feature}, DriftThresholds{});
@@ -584,16 +608,17 @@ Status Monitors::Evaluate(Monitor m) {
     const std::string model_crn = target ? target->model_crn : "";
     return store_.Write([&](store::Tx& tx) -> Status {
         // The monitor may have been edited or deleted since it was read.
-        ASSIGN_OR_RETURN(auto still, tx.QueryOne("SELECT state FROM monitors WHERE id = ?", {m.id}));
+        ASSIGN_OR_RETURN(auto still,
+                         tx.QueryOne("SELECT state FROM monitors WHERE id = ?", {m.id}));
         if (!still) {
             return {};
         }
         const std::string previous = still->Text(0);
-        RETURN_IF_ERROR(tx.Exec(
-            "UPDATE monitors SET state = ?, last_value = ?, last_message = ?, "
-            "last_evaluated_at = ?, next_run_at = ? WHERE id = ?",
-            {state, value ? store::Value(*value) : store::Value(nullptr), message, now,
-             now + m.spec.interval_seconds * 1000, m.id}));
+        RETURN_IF_ERROR(
+            tx.Exec("UPDATE monitors SET state = ?, last_value = ?, last_message = ?, "
+                    "last_evaluated_at = ?, next_run_at = ? WHERE id = ?",
+                    {state, value ? store::Value(*value) : store::Value(nullptr), message, now,
+                     now + m.spec.interval_seconds * 1000, m.id}));
         // Alerts follow state changes: breached opens one, leaving breached resolves it (an
         // evaluation that finds no data or fails leaves an open alert open).
         std::optional<std::int64_t> alert_id;
@@ -613,9 +638,10 @@ Status Monitors::Evaluate(Monitor m) {
                                                     {m.id}));
             if (open) {
                 alert_id = open->Int(0);
-                RETURN_IF_ERROR(tx.Exec("UPDATE alerts SET state = 'resolved', resolved_at = ? "
-                                        "WHERE monitor_id = ? AND state = 'open'",
-                                        {now, m.id}));
+                RETURN_IF_ERROR(
+                    tx.Exec("UPDATE alerts SET state = 'resolved', resolved_at = ? "
+                            "WHERE monitor_id = ? AND state = 'open'",
+                            {now, m.id}));
                 event = "alert.resolved";
             }
         }
@@ -632,10 +658,10 @@ Status Monitors::Evaluate(Monitor m) {
                          {"monitor", {{"id", m.id}, {"name", m.name}, {"spec", m.spec.ToJson()}}},
                          {"model", {{"id", m.model_id}, {"name", model_name}, {"crn", model_crn}}},
                          {"project_id", m.project_id}};
-            RETURN_IF_ERROR(tx.Exec(
-                "INSERT INTO alert_deliveries (alert_id, event, url, body, state, "
-                "next_attempt_at) VALUES (?, ?, ?, ?, 'pending', ?)",
-                {*alert_id, event, m.spec.webhook_url, body.dump(), now}));
+            RETURN_IF_ERROR(
+                tx.Exec("INSERT INTO alert_deliveries (alert_id, event, url, body, state, "
+                        "next_attempt_at) VALUES (?, ?, ?, ?, 'pending', ?)",
+                        {*alert_id, event, m.spec.webhook_url, body.dump(), now}));
         }
         return {};
     });
@@ -676,22 +702,22 @@ void Monitors::DeliverDue() {
         const bool give_up = !posted && attempts >= options_.max_delivery_attempts;
         const std::string state = posted ? "delivered" : give_up ? "failed" : "pending";
         const std::int64_t after = clock_.NowMs();
-        const std::int64_t next = after + (std::int64_t{1000} << std::min<std::int64_t>(attempts - 1, 10));
+        const std::int64_t next =
+            after + (std::int64_t{1000} << std::min<std::int64_t>(attempts - 1, 10));
         auto w = store_.Write([&](store::Tx& tx) -> Status {
-            RETURN_IF_ERROR(tx.Exec(
-                "UPDATE alert_deliveries SET state = ?, attempts = ?, next_attempt_at = ?, "
-                "last_error = ?, delivered_at = ? WHERE id = ?",
-                {state, attempts, next, posted ? std::string() : posted.error().message,
-                 posted ? store::Value(after) : store::Value(nullptr), d.id}));
+            RETURN_IF_ERROR(
+                tx.Exec("UPDATE alert_deliveries SET state = ?, attempts = ?, next_attempt_at = ?, "
+                        "last_error = ?, delivered_at = ? WHERE id = ?",
+                        {state, attempts, next, posted ? std::string() : posted.error().message,
+                         posted ? store::Value(after) : store::Value(nullptr), d.id}));
             return {};
         });
         if (!w) {
             LogWarn("cannot record an alert delivery", {{"error", w.error().message}});
         }
         if (give_up) {
-            LogWarn("alert webhook not delivered", {{"url", d.url},
-                                                    {"attempts", attempts},
-                                                    {"error", posted.error().message}});
+            LogWarn("alert webhook not delivered",
+                    {{"url", d.url}, {"attempts", attempts}, {"error", posted.error().message}});
         }
     }
 }

@@ -7,12 +7,11 @@
 #include <filesystem>
 #include <functional>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "core/clock.h"
 #include "metrics/metrics_service.h"
@@ -23,14 +22,14 @@ namespace lathe::metrics {
 
 // What a monitor watches, as the API takes it (validated by ParseMonitorSpec).
 struct MonitorSpec {
-    std::string kind;       // "metric" | "drift"
-    std::string metric;     // metric: the tracked metric's name
-    std::string source = "predictions";  // metric: "predictions" | "aggregates"
-    std::string statistic = "mean";      // metric: mean p50 p90 p95 p99 min max sum count last
-    std::string feature;                 // drift: the feature (a tracked metric)
+    std::string kind;                     // "metric" | "drift"
+    std::string metric;                   // metric: the tracked metric's name
+    std::string source = "predictions";   // metric: "predictions" | "aggregates"
+    std::string statistic = "mean";       // metric: mean p50 p90 p95 p99 min max sum count last
+    std::string feature;                  // drift: the feature (a tracked metric)
     std::string drift_statistic = "psi";  // drift: psi jensen_shannon ks_p_value wasserstein_normed
-    nlohmann::json reference;            // drift: {"file"} | {"startTimeStampMs","endTimeStampMs"}
-                                         // | null: the window just before the current one
+    nlohmann::json reference;             // drift: {"file"} | {"startTimeStampMs","endTimeStampMs"}
+                                          // | null: the window just before the current one
     std::int64_t window_seconds = 3600;
     std::string comparison = ">";  // > >= < <=
     double threshold = 0;
@@ -80,8 +79,8 @@ struct MonitorTarget {
     std::string model_name;
     std::filesystem::path project_files;  // for drift references in a file
 };
-using TargetFn = std::function<Result<MonitorTarget>(std::int64_t project_id,
-                                                     std::int64_t model_id)>;
+using TargetFn =
+    std::function<Result<MonitorTarget>(std::int64_t project_id, std::int64_t model_id)>;
 
 struct MonitorOptions {
     int max_delivery_attempts = 6;  // 1 s, 2 s, 4 s, ... between them
@@ -89,21 +88,30 @@ struct MonitorOptions {
 
 class Monitors {
 public:
-    Monitors(store::Store& store, MetricsService& metrics, const Clock& clock, TargetFn target,
+    Monitors(store::Store& store,
+             MetricsService& metrics,
+             const Clock& clock,
+             TargetFn target,
              MonitorOptions options = {});
     ~Monitors();
 
     void Start();  // the evaluation and delivery thread
     void Stop();
 
-    Result<Monitor> Create(std::int64_t project_id, std::int64_t model_id, std::int64_t user_id,
-                           const std::string& name, const MonitorSpec& spec, bool enabled);
+    Result<Monitor> Create(std::int64_t project_id,
+                           std::int64_t model_id,
+                           std::int64_t user_id,
+                           const std::string& name,
+                           const MonitorSpec& spec,
+                           bool enabled);
     Result<Monitor> Get(std::int64_t project_id, std::int64_t model_id, std::int64_t id);
     static const store::ListSpec& ListSpec();
     Result<std::pair<std::vector<Monitor>, std::string>> List(std::int64_t project_id,
-                                                               std::int64_t model_id,
-                                                               const store::ListQuery& q);
-    Result<Monitor> Update(std::int64_t project_id, std::int64_t model_id, std::int64_t id,
+                                                              std::int64_t model_id,
+                                                              const store::ListQuery& q);
+    Result<Monitor> Update(std::int64_t project_id,
+                           std::int64_t model_id,
+                           std::int64_t id,
                            const std::optional<std::string>& name,
                            const std::optional<MonitorSpec>& spec,
                            const std::optional<bool>& enabled);
@@ -113,14 +121,15 @@ public:
 
     static const store::ListSpec& AlertListSpec();
     // Alerts of a project, or of one monitor when monitor_id is set.
-    Result<std::pair<std::vector<Alert>, std::string>> Alerts(std::int64_t project_id,
-                                                              std::optional<std::int64_t> monitor_id,
-                                                              const store::ListQuery& q);
+    Result<std::pair<std::vector<Alert>, std::string>> Alerts(
+        std::int64_t project_id, std::optional<std::int64_t> monitor_id, const store::ListQuery& q);
 
 private:
     // The value a monitor watches now; nullopt when there is no data in the window.
-    Result<std::optional<double>> Measure(const Monitor& m, const MonitorTarget& target,
-                                          std::int64_t now, std::string* detail);
+    Result<std::optional<double>> Measure(const Monitor& m,
+                                          const MonitorTarget& target,
+                                          std::int64_t now,
+                                          std::string* detail);
     Status Evaluate(Monitor m);
     void DeliverDue();
     void Run();

@@ -32,8 +32,9 @@ bool PredictionWriter::Enqueue(Entry& entry, std::size_t bytes) {
     bool wake = false;
     {
         std::lock_guard lock(mu_);
-        if (stopping_ || (queued_records_ > 0 && (queued_records_ + n > options_.max_queue_records ||
-                                                  queued_bytes_ + bytes > options_.max_queue_bytes))) {
+        if (stopping_ ||
+            (queued_records_ > 0 && (queued_records_ + n > options_.max_queue_records ||
+                                     queued_bytes_ + bytes > options_.max_queue_bytes))) {
             counters_.rejected += n;
             return false;
         }
@@ -146,10 +147,10 @@ void PredictionWriter::Run() {
             records = batch.size();
             st = store_.AppendPredictions(batch, &skipped);
         }
-        const auto us = static_cast<std::uint64_t>(
-            std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() -
-                                                                  began)
-                .count());
+        const auto us =
+            static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                           std::chrono::steady_clock::now() - began)
+                                           .count());
         if (!st) {
             LogWarn("prediction records not stored",
                     {{"records", records}, {"error", st.error().message}});

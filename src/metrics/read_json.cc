@@ -73,8 +73,11 @@ namespace {
 // Appends one part's records (comma-separated, no brackets) to `out`. Once the first thousand
 // are written, reserves room for the estimated rest: a million records are ~650 MB and growing
 // the string by doubling would copy it all again.
-Result<ReadStats> RenderRecords(MetricsStore& store, const ReadRange& range,
-                                std::int64_t expected_rows, std::string& out, bool* first) {
+Result<ReadStats> RenderRecords(MetricsStore& store,
+                                const ReadRange& range,
+                                std::int64_t expected_rows,
+                                std::string& out,
+                                bool* first) {
     std::map<const Series*, std::string> prefixes;
     const Series* last_series = nullptr;
     const std::string* last_prefix = nullptr;
@@ -110,8 +113,9 @@ Result<ReadStats> RenderRecords(MetricsStore& store, const ReadRange& range,
             out += '}';
             if (++rendered == 1000 && expected_rows > 2000) {
                 const double per_record = static_cast<double>(out.size() - started_at) / 1000.0;
-                out.reserve(out.size() + static_cast<std::size_t>(per_record * 1.1 *
-                                                      static_cast<double>(expected_rows - 1000)));
+                out.reserve(out.size() +
+                            static_cast<std::size_t>(per_record * 1.1 *
+                                                     static_cast<double>(expected_rows - 1000)));
             }
         },
         [&](const AggregateView& v) {
@@ -128,10 +132,12 @@ Result<ReadStats> RenderRecords(MetricsStore& store, const ReadRange& range,
 
 }  // namespace
 
-Result<std::string> ReadMetricsJson(MetricsStore& store, const ReadRange& range,
-                                    std::int64_t minute_kept_from_ms) {
+Result<std::vector<std::string>> ReadMetricsJson(MetricsStore& store,
+                                                 const ReadRange& range,
+                                                 std::int64_t minute_kept_from_ms) {
     ASSIGN_OR_RETURN(IdSpan span, store.PredictionIdSpan(range));
-    std::string out;
+    std::vector<std::string> parts;
+    std::string out;  // the part being written
     out.reserve(1 << 16);
     out += R"({"metrics":[)";
     bool first = true;
@@ -153,18 +159,16 @@ Result<std::string> ReadMetricsJson(MetricsStore& store, const ReadRange& range,
         std::thread other([&] {
             high_stats = RenderRecords(store, high, span.rows / 2, high_text, &high_first);
         });
-        // The low half's string gets room for both halves, so appending the other one does
-        // not move it.
-        auto low_stats = RenderRecords(store, low, span.rows, out, &first);
+        auto low_stats = RenderRecords(store, low, span.rows / 2, out, &first);
         other.join();
         RETURN_IF_ERROR(low_stats);
         RETURN_IF_ERROR(high_stats);
         if (!high_text.empty()) {
-            out.reserve(out.size() + high_text.size() + 4096);
             if (!first) {
                 out += ',';
             }
-            out += high_text;
+            parts.push_back(std::move(out));
+            out = std::move(high_text);
         }
         stats = *high_stats;
         stats.predictions += low_stats->predictions;
@@ -196,10 +200,12 @@ Result<std::string> ReadMetricsJson(MetricsStore& store, const ReadRange& range,
         out += '"';
     }
     out += '}';
-    return out;
+    parts.push_back(std::move(out));
+    return parts;
 }
 
-Result<json> MetricSeriesJson(MetricsStore& store, const ReadRange& range,
+Result<json> MetricSeriesJson(MetricsStore& store,
+                              const ReadRange& range,
                               std::int64_t resolution_ms,
                               const std::vector<std::string>& metrics) {
     std::map<std::string, std::map<std::int64_t, MetricSummary>, std::less<>> merged;

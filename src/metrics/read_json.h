@@ -3,10 +3,9 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "metrics/metrics_store.h"
 
@@ -18,12 +17,16 @@ inline constexpr std::int64_t kHourMs = 3'600'000;
 // `{"metrics": [...], "rolledUp": bool, "summaries": [...], "rawKeptFromMs"?, "nextPageToken"?}`.
 // Summaries of rolled-up parts come per minute when the window starts after
 // `minute_kept_from_ms`, else per hour.
-Result<std::string> ReadMetricsJson(MetricsStore& store, const ReadRange& range,
-                                    std::int64_t minute_kept_from_ms);
+// The answer comes in parts to be sent one after the other (a large one is rendered in halves
+// on two threads, and joining them would copy hundreds of megabytes once more).
+Result<std::vector<std::string>> ReadMetricsJson(MetricsStore& store,
+                                                 const ReadRange& range,
+                                                 std::int64_t minute_kept_from_ms);
 
 // `{"<metric>": [{"timeStampMs", "count", "sum", ...}, ...]}` for the range at a resolution,
 // merged across its series.
-Result<nlohmann::json> MetricSeriesJson(MetricsStore& store, const ReadRange& range,
+Result<nlohmann::json> MetricSeriesJson(MetricsStore& store,
+                                        const ReadRange& range,
                                         std::int64_t resolution_ms,
                                         const std::vector<std::string>& metrics);
 

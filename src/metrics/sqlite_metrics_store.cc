@@ -233,9 +233,7 @@ public:
         }
         // SQLITE_ROW, SQLITE_DONE or an error code.
         int Step() { return sqlite3_step(s_); }
-        void Reset() {
-            sqlite3_reset(s_);
-        }
+        void Reset() { sqlite3_reset(s_); }
         std::int64_t Int(int i) const { return sqlite3_column_int64(s_, i); }
         std::string_view Text(int i) const {
             const auto* p = sqlite3_column_text(s_, i);
@@ -245,9 +243,9 @@ public:
         }
         std::string_view Blob(int i) const {
             const void* p = sqlite3_column_blob(s_, i);
-            return p == nullptr ? std::string_view()
-                                : std::string_view(static_cast<const char*>(p),
-                                                   sqlite3_column_bytes(s_, i));
+            return p == nullptr
+                       ? std::string_view()
+                       : std::string_view(static_cast<const char*>(p), sqlite3_column_bytes(s_, i));
         }
 
     private:
@@ -268,9 +266,8 @@ public:
             nullptr);
         auto c = std::unique_ptr<Connection>(new Connection(db));
         if (rc != SQLITE_OK) {
-            return MakeError(ErrorCode::kUnavailable,
-                             "cannot open the metrics database " + o.path + ": " +
-                                 sqlite3_errstr(rc));
+            return MakeError(ErrorCode::kUnavailable, "cannot open the metrics database " + o.path +
+                                                          ": " + sqlite3_errstr(rc));
         }
         sqlite3_busy_timeout(db, 10000);
         // The writer never checkpoints (Housekeep does, on its own connection): a checkpoint's
@@ -301,9 +298,9 @@ public:
         sqlite3_stmt* stmt = nullptr;
         if (sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, nullptr) !=
             SQLITE_OK) {
-            return MakeError(ErrorCode::kInternal,
-                             std::string("metrics database: cannot prepare: ") +
-                                 sqlite3_errmsg(db_));
+            return MakeError(
+                ErrorCode::kInternal,
+                std::string("metrics database: cannot prepare: ") + sqlite3_errmsg(db_));
         }
         statements_.emplace(sql, stmt);
         return stmt;
@@ -336,8 +333,8 @@ public:
     std::int64_t LastInsertId() const { return sqlite3_last_insert_rowid(db_); }
     // Copies committed WAL pages into the database without waiting for readers or writers.
     Status Checkpoint() {
-        const int rc = sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_PASSIVE,
-                                                 nullptr, nullptr);
+        const int rc =
+            sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
         if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
             return MakeError(ErrorCode::kInternal,
                              std::string("metrics database checkpoint: ") + sqlite3_errmsg(db_));
@@ -376,8 +373,8 @@ private:
 
 using Stmt = SqliteMetricsStore::Connection::Stmt;
 
-#define PREPARE(conn, var, sql)                          \
-    ASSIGN_OR_RETURN(sqlite3_stmt * var##_raw, (conn).Prepare(sql)); \
+#define PREPARE(conn, var, sql)                                     \
+    ASSIGN_OR_RETURN(sqlite3_stmt* var##_raw, (conn).Prepare(sql)); \
     Stmt var(var##_raw)
 
 namespace {
@@ -485,7 +482,8 @@ Result<Series> SqliteMetricsStore::RegisterSeries(const Series& in) {
 }
 
 Result<std::vector<Series>> SqliteMetricsStore::FindSeries(
-    std::optional<std::string_view> deployment_crn, std::optional<std::string_view> model_crn,
+    std::optional<std::string_view> deployment_crn,
+    std::optional<std::string_view> model_crn,
     std::optional<std::string_view> build_crn) {
     Connection* c = AcquireReader();
     struct Release {
@@ -627,7 +625,8 @@ Status SqliteMetricsStore::IndexUuids() {
             }
         }
         std::sort(keys.begin(), keys.end());
-        PREPARE(*writer_, put, "INSERT OR IGNORE INTO prediction_uuids (uuid_key, id) VALUES (?, ?)");
+        PREPARE(*writer_, put,
+                "INSERT OR IGNORE INTO prediction_uuids (uuid_key, id) VALUES (?, ?)");
         for (const auto& [key, id] : keys) {
             put.Bind(1, key).Bind(2, id);
             if (put.Step() != SQLITE_DONE) {
@@ -635,8 +634,9 @@ Status SqliteMetricsStore::IndexUuids() {
             }
             put.Reset();
         }
-        PREPARE(*writer_, save, "INSERT OR REPLACE INTO rollup_state (name, value) "
-                                "VALUES ('uuid_indexed', ?)");
+        PREPARE(*writer_, save,
+                "INSERT OR REPLACE INTO rollup_state (name, value) "
+                "VALUES ('uuid_indexed', ?)");
         save.Bind(1, last);
         RETURN_IF_ERROR(writer_->Done(save));
         uuid_indexed_until_ = last;
@@ -656,8 +656,9 @@ Result<std::optional<std::pair<std::int64_t, std::int64_t>>> SqliteMetricsStore:
         }
     }
     {
-        PREPARE(c, s, "SELECT p.id, p.series FROM prediction_uuids u JOIN predictions p ON "
-                      "p.id = u.id WHERE u.uuid_key = ? AND p.uuid = ? ORDER BY p.id LIMIT 1");
+        PREPARE(c, s,
+                "SELECT p.id, p.series FROM prediction_uuids u JOIN predictions p ON "
+                "p.id = u.id WHERE u.uuid_key = ? AND p.uuid = ? ORDER BY p.id LIMIT 1");
         s.Bind(1, UuidKey(uuid)).Bind(2, uuid);
         const int rc = s.Step();
         if (rc == SQLITE_ROW) {
@@ -667,8 +668,9 @@ Result<std::optional<std::pair<std::int64_t, std::int64_t>>> SqliteMetricsStore:
             return c.StepError();
         }
     }
-    PREPARE(c, s, "SELECT id, series FROM predictions WHERE id > ? AND uuid = ? ORDER BY id "
-                  "LIMIT 1");
+    PREPARE(c, s,
+            "SELECT id, series FROM predictions WHERE id > ? AND uuid = ? ORDER BY id "
+            "LIMIT 1");
     s.Bind(1, indexed_until).Bind(2, uuid);
     const int rc = s.Step();
     if (rc == SQLITE_ROW) {
@@ -694,8 +696,9 @@ Result<Series> SqliteMetricsStore::SeriesOfPrediction(std::string_view uuid) {
     } end{c};
     ASSIGN_OR_RETURN(auto found, FindPrediction(*c, uuid));
     if (found) {
-        PREPARE(*c, s, "SELECT id, deployment_id, project_id, model_id, build_id, model_crn, "
-                       "build_crn, deployment_crn FROM series WHERE id = ?");
+        PREPARE(*c, s,
+                "SELECT id, deployment_id, project_id, model_id, build_id, model_crn, "
+                "build_crn, deployment_crn FROM series WHERE id = ?");
         s.Bind(1, found->second);
         if (s.Step() == SQLITE_ROW) {
             return SeriesFrom(s);
@@ -747,7 +750,8 @@ Result<DelayedResult> SqliteMetricsStore::AddDelayed(std::string_view uuid,
 }
 
 Result<std::int64_t> SqliteMetricsStore::AddAggregate(std::int64_t series_id,
-                                                      std::int64_t start_ms, std::int64_t end_ms,
+                                                      std::int64_t start_ms,
+                                                      std::int64_t end_ms,
                                                       std::string_view metrics,
                                                       std::int64_t now_ms) {
     std::lock_guard lock(write_mu_);
@@ -756,7 +760,11 @@ Result<std::int64_t> SqliteMetricsStore::AddAggregate(std::int64_t series_id,
         PREPARE(*writer_, insert,
                 "INSERT INTO aggregates (series, start_ms, end_ms, metrics, at_ms) "
                 "VALUES (?, ?, ?, ?, ?)");
-        insert.Bind(1, series_id).Bind(2, start_ms).Bind(3, end_ms).Bind(4, metrics).Bind(5, now_ms);
+        insert.Bind(1, series_id)
+            .Bind(2, start_ms)
+            .Bind(3, end_ms)
+            .Bind(4, metrics)
+            .Bind(5, now_ms);
         RETURN_IF_ERROR(writer_->Done(insert));
         id = writer_->LastInsertId();
         return {};
@@ -765,7 +773,8 @@ Result<std::int64_t> SqliteMetricsStore::AddAggregate(std::int64_t series_id,
 }
 
 Result<ReadStats> SqliteMetricsStore::Read(
-    const ReadRange& range, const std::function<void(const PredictionView&)>& prediction,
+    const ReadRange& range,
+    const std::function<void(const PredictionView&)>& prediction,
     const std::function<void(const AggregateView&)>& aggregate) {
     ReadStats stats;
     if (range.series.empty()) {
@@ -786,8 +795,9 @@ Result<ReadStats> SqliteMetricsStore::Read(
 
     std::map<std::int64_t, Series> series;  // by store id
     {
-        PREPARE(*c, s, "SELECT id, deployment_id, project_id, model_id, build_id, model_crn, "
-                       "build_crn, deployment_crn, raw_kept_from_ms FROM series WHERE id = ?");
+        PREPARE(*c, s,
+                "SELECT id, deployment_id, project_id, model_id, build_id, model_crn, "
+                "build_crn, deployment_crn, raw_kept_from_ms FROM series WHERE id = ?");
         for (std::int64_t id : range.series) {
             s.Bind(1, id);
             if (s.Step() == SQLITE_ROW) {
@@ -801,8 +811,9 @@ Result<ReadStats> SqliteMetricsStore::Read(
     // Id ranges holding the window's predictions, from the per-minute spans.
     std::vector<std::pair<std::int64_t, std::int64_t>> ranges;
     {
-        PREPARE(*c, s, "SELECT first_id, last_id FROM prediction_spans "
-                       "WHERE series = ? AND minute_ms >= ? AND minute_ms <= ?");
+        PREPARE(*c, s,
+                "SELECT first_id, last_id FROM prediction_spans "
+                "WHERE series = ? AND minute_ms >= ? AND minute_ms <= ?");
         for (const auto& [id, _] : series) {
             s.Bind(1, id).Bind(2, FloorTo(range.start_ms, kMinuteMs)).Bind(3, range.end_ms);
             int rc;
@@ -832,10 +843,12 @@ Result<ReadStats> SqliteMetricsStore::Read(
         }
     }
 
-    PREPARE(*c, scan, "SELECT id, series, uuid, start_ms, end_ms, metrics FROM predictions "
-                      "WHERE id >= ? AND id <= ? ORDER BY id");
-    PREPARE(*c, late, "SELECT prediction, metrics FROM delayed "
-                      "WHERE prediction >= ? AND prediction <= ? ORDER BY prediction, id");
+    PREPARE(*c, scan,
+            "SELECT id, series, uuid, start_ms, end_ms, metrics FROM predictions "
+            "WHERE id >= ? AND id <= ? ORDER BY id");
+    PREPARE(*c, late,
+            "SELECT prediction, metrics FROM delayed "
+            "WHERE prediction >= ? AND prediction <= ? ORDER BY prediction, id");
     std::vector<std::string> extra;
     std::string merged_metrics;
     bool stop = false;
@@ -891,9 +904,10 @@ Result<ReadStats> SqliteMetricsStore::Read(
     }
 
     // Aggregates whose window overlaps the range (first page only).
-    if (range.after_id == 0 && range.aggregates) {
-        PREPARE(*c, s, "SELECT id, series, start_ms, end_ms, metrics FROM aggregates "
-                       "WHERE series = ? AND start_ms <= ? AND end_ms >= ? ORDER BY start_ms, id");
+    if (range.aggregates) {
+        PREPARE(*c, s,
+                "SELECT id, series, start_ms, end_ms, metrics FROM aggregates "
+                "WHERE series = ? AND start_ms <= ? AND end_ms >= ? ORDER BY start_ms, id");
         for (const auto& [id, se] : series) {
             s.Bind(1, id).Bind(2, range.end_ms).Bind(3, range.start_ms);
             int rc;
@@ -924,8 +938,9 @@ Result<IdSpan> SqliteMetricsStore::PredictionIdSpan(const ReadRange& range) {
         Connection* c;
         ~Release() { self->ReleaseReader(c); }
     } release{this, c};
-    PREPARE(*c, s, "SELECT min(first_id), max(last_id), sum(last_id - first_id + 1) FROM "
-                   "prediction_spans WHERE series = ? AND minute_ms >= ? AND minute_ms <= ?");
+    PREPARE(*c, s,
+            "SELECT min(first_id), max(last_id), sum(last_id - first_id + 1) FROM "
+            "prediction_spans WHERE series = ? AND minute_ms >= ? AND minute_ms <= ?");
     for (std::int64_t id : range.series) {
         s.Bind(1, id).Bind(2, FloorTo(range.start_ms, kMinuteMs)).Bind(3, range.end_ms);
         if (s.Step() == SQLITE_ROW && sqlite3_column_type(s_raw, 0) != SQLITE_NULL) {
@@ -943,7 +958,8 @@ Result<IdSpan> SqliteMetricsStore::PredictionIdSpan(const ReadRange& range) {
     return span;
 }
 
-Status SqliteMetricsStore::ReadSummaries(const ReadRange& range, std::int64_t resolution_ms,
+Status SqliteMetricsStore::ReadSummaries(const ReadRange& range,
+                                         std::int64_t resolution_ms,
                                          const std::vector<std::string>& metrics,
                                          const std::function<void(const SummaryView&)>& summary) {
     Connection* c = AcquireReader();
@@ -954,8 +970,9 @@ Status SqliteMetricsStore::ReadSummaries(const ReadRange& range, std::int64_t re
     } release{this, c};
     std::map<std::int64_t, Series> series;
     {
-        PREPARE(*c, s, "SELECT id, deployment_id, project_id, model_id, build_id, model_crn, "
-                       "build_crn, deployment_crn FROM series WHERE id = ?");
+        PREPARE(*c, s,
+                "SELECT id, deployment_id, project_id, model_id, build_id, model_crn, "
+                "build_crn, deployment_crn FROM series WHERE id = ?");
         for (std::int64_t id : range.series) {
             s.Bind(1, id);
             if (s.Step() == SQLITE_ROW) {
@@ -964,9 +981,10 @@ Status SqliteMetricsStore::ReadSummaries(const ReadRange& range, std::int64_t re
             s.Reset();
         }
     }
-    PREPARE(*c, s, "SELECT bucket_ms, metric, summary FROM rollups WHERE series = ? AND "
-                   "resolution_ms = ? AND bucket_ms >= ? AND bucket_ms <= ? "
-                   "ORDER BY bucket_ms, metric");
+    PREPARE(*c, s,
+            "SELECT bucket_ms, metric, summary FROM rollups WHERE series = ? AND "
+            "resolution_ms = ? AND bucket_ms >= ? AND bucket_ms <= ? "
+            "ORDER BY bucket_ms, metric");
     for (const auto& [id, se] : series) {
         s.Bind(1, id)
             .Bind(2, resolution_ms)
@@ -975,8 +993,8 @@ Status SqliteMetricsStore::ReadSummaries(const ReadRange& range, std::int64_t re
         int rc;
         while ((rc = s.Step()) == SQLITE_ROW) {
             const std::string_view metric = s.Text(1);
-            if (!metrics.empty() && std::find(metrics.begin(), metrics.end(), metric) ==
-                                        metrics.end()) {
+            if (!metrics.empty() &&
+                std::find(metrics.begin(), metrics.end(), metric) == metrics.end()) {
                 continue;
             }
             SummaryView v;
@@ -1054,10 +1072,12 @@ Result<std::int64_t> SqliteMetricsStore::RollChunk(std::int64_t now_ms, bool del
     }
     std::lock_guard lock(write_mu_);
     RETURN_IF_ERROR(writer_->Transaction([&]() -> Status {
-        PREPARE(*writer_, get, "SELECT summary FROM rollups WHERE series = ? AND "
-                               "resolution_ms = ? AND bucket_ms = ? AND metric = ?");
-        PREPARE(*writer_, put, "INSERT OR REPLACE INTO rollups (series, resolution_ms, "
-                               "bucket_ms, metric, summary) VALUES (?, ?, ?, ?, ?)");
+        PREPARE(*writer_, get,
+                "SELECT summary FROM rollups WHERE series = ? AND "
+                "resolution_ms = ? AND bucket_ms = ? AND metric = ?");
+        PREPARE(*writer_, put,
+                "INSERT OR REPLACE INTO rollups (series, resolution_ms, "
+                "bucket_ms, metric, summary) VALUES (?, ?, ?, ?, ?)");
         for (auto& [key, summary] : pending) {
             const auto& [series, resolution, bucket, metric] = key;
             get.Bind(1, series).Bind(2, resolution).Bind(3, bucket).Bind(4, metric);
@@ -1068,8 +1088,11 @@ Result<std::int64_t> SqliteMetricsStore::RollChunk(std::int64_t now_ms, bool del
             }
             get.Reset();
             const std::string blob = summary.Encode();
-            put.Bind(1, series).Bind(2, resolution).Bind(3, bucket).Bind(4, metric).BindBlob(5,
-                                                                                         blob);
+            put.Bind(1, series)
+                .Bind(2, resolution)
+                .Bind(3, bucket)
+                .Bind(4, metric)
+                .BindBlob(5, blob);
             if (put.Step() != SQLITE_DONE) {
                 return writer_->StepError();
             }
@@ -1088,8 +1111,7 @@ Status SqliteMetricsStore::Housekeep() {
     return checkpointer_->Checkpoint();
 }
 
-Result<RollupStats> SqliteMetricsStore::RollUp(std::int64_t now_ms,
-                                               const RetentionPolicy& policy) {
+Result<RollupStats> SqliteMetricsStore::RollUp(std::int64_t now_ms, const RetentionPolicy& policy) {
     RollupStats stats;
     // Predictions first, then their delayed metrics, in chunks so appends get the writer
     // between them.
@@ -1107,9 +1129,10 @@ Result<RollupStats> SqliteMetricsStore::RollUp(std::int64_t now_ms,
     std::vector<std::tuple<std::int64_t, std::int64_t, std::int64_t, std::int64_t>> spans;
     {
         std::lock_guard lock(write_mu_);
-        PREPARE(*writer_, s, "SELECT series, minute_ms, first_id, last_id FROM prediction_spans "
-                             "WHERE minute_ms < ? AND last_id <= (SELECT coalesce(min(value), 0) "
-                             "FROM rollup_state WHERE name IN ('predictions'))");
+        PREPARE(*writer_, s,
+                "SELECT series, minute_ms, first_id, last_id FROM prediction_spans "
+                "WHERE minute_ms < ? AND last_id <= (SELECT coalesce(min(value), 0) "
+                "FROM rollup_state WHERE name IN ('predictions'))");
         s.Bind(1, raw_cutoff);
         int rc;
         while ((rc = s.Step()) == SQLITE_ROW) {
@@ -1127,8 +1150,9 @@ Result<RollupStats> SqliteMetricsStore::RollUp(std::int64_t now_ms,
                     "id >= ? AND id <= ? AND series = ? AND start_ms < ?)");
             del_late.Bind(1, first).Bind(2, last).Bind(3, series).Bind(4, minute + kMinuteMs);
             RETURN_IF_ERROR(writer_->Done(del_late));
-            PREPARE(*writer_, keys, "SELECT id, uuid FROM predictions WHERE id >= ? AND "
-                                    "id <= ? AND series = ? AND start_ms < ?");
+            PREPARE(*writer_, keys,
+                    "SELECT id, uuid FROM predictions WHERE id >= ? AND "
+                    "id <= ? AND series = ? AND start_ms < ?");
             keys.Bind(1, first).Bind(2, last).Bind(3, series).Bind(4, minute + kMinuteMs);
             std::vector<std::pair<std::int64_t, std::int64_t>> gone;
             while (keys.Step() == SQLITE_ROW) {
@@ -1136,23 +1160,27 @@ Result<RollupStats> SqliteMetricsStore::RollUp(std::int64_t now_ms,
             }
             keys.Reset();
             std::sort(gone.begin(), gone.end());
-            PREPARE(*writer_, unindex, "DELETE FROM prediction_uuids WHERE uuid_key = ? AND id = ?");
+            PREPARE(*writer_, unindex,
+                    "DELETE FROM prediction_uuids WHERE uuid_key = ? AND id = ?");
             for (const auto& [key, id] : gone) {
                 unindex.Bind(1, key).Bind(2, id);
                 RETURN_IF_ERROR(writer_->Done(unindex));
                 unindex.Reset();
             }
-            PREPARE(*writer_, del, "DELETE FROM predictions WHERE id >= ? AND id <= ? AND "
-                                   "series = ? AND start_ms < ?");
+            PREPARE(*writer_, del,
+                    "DELETE FROM predictions WHERE id >= ? AND id <= ? AND "
+                    "series = ? AND start_ms < ?");
             del.Bind(1, first).Bind(2, last).Bind(3, series).Bind(4, minute + kMinuteMs);
             RETURN_IF_ERROR(writer_->Done(del));
             stats.raw_deleted += writer_->Changes();
-            PREPARE(*writer_, span, "DELETE FROM prediction_spans WHERE series = ? AND "
-                                    "minute_ms = ?");
+            PREPARE(*writer_, span,
+                    "DELETE FROM prediction_spans WHERE series = ? AND "
+                    "minute_ms = ?");
             span.Bind(1, series).Bind(2, minute);
             RETURN_IF_ERROR(writer_->Done(span));
-            PREPARE(*writer_, kept, "UPDATE series SET raw_kept_from_ms = max(raw_kept_from_ms, "
-                                    "?) WHERE id = ?");
+            PREPARE(*writer_, kept,
+                    "UPDATE series SET raw_kept_from_ms = max(raw_kept_from_ms, "
+                    "?) WHERE id = ?");
             kept.Bind(1, minute + kMinuteMs).Bind(2, series);
             return writer_->Done(kept);
         }));

@@ -38,16 +38,20 @@ public:
     Status AppendPredictions(std::span<const PredictionRecord> records,
                              std::size_t* skipped) override;
     Result<Series> SeriesOfPrediction(std::string_view uuid) override;
-    Result<DelayedResult> AddDelayed(std::string_view uuid, std::string_view metrics,
+    Result<DelayedResult> AddDelayed(std::string_view uuid,
+                                     std::string_view metrics,
                                      std::int64_t now_ms) override;
-    Result<std::int64_t> AddAggregate(std::int64_t series_id, std::int64_t start_ms,
-                                      std::int64_t end_ms, std::string_view metrics,
+    Result<std::int64_t> AddAggregate(std::int64_t series_id,
+                                      std::int64_t start_ms,
+                                      std::int64_t end_ms,
+                                      std::string_view metrics,
                                       std::int64_t now_ms) override;
     Result<ReadStats> Read(const ReadRange& range,
                            const std::function<void(const PredictionView&)>& prediction,
                            const std::function<void(const AggregateView&)>& aggregate) override;
     Result<IdSpan> PredictionIdSpan(const ReadRange& range) override;
-    Status ReadSummaries(const ReadRange& range, std::int64_t resolution_ms,
+    Status ReadSummaries(const ReadRange& range,
+                         std::int64_t resolution_ms,
                          const std::vector<std::string>& metrics,
                          const std::function<void(const SummaryView&)>& summary) override;
     Result<RollupStats> RollUp(std::int64_t now_ms, const RetentionPolicy& policy) override;
@@ -59,9 +63,9 @@ private:
     explicit SqliteMetricsStore(SqliteMetricsOptions options);
     Connection* AcquireReader();
     void ReleaseReader(Connection* c);
-    Result<std::int64_t> SeriesIdOf(std::int64_t deployment_id);  // writer_ held
+    Result<std::int64_t> SeriesIdOf(std::int64_t deployment_id);        // writer_ held
     Result<std::int64_t> RollChunk(std::int64_t now_ms, bool delayed);  // rows rolled
-    Status IndexUuids();  // write_mu_ held
+    Status IndexUuids();                                                // write_mu_ held
     static Result<std::optional<std::pair<std::int64_t, std::int64_t>>> FindPrediction(
         Connection& c, std::string_view uuid);
 

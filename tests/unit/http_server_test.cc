@@ -49,6 +49,18 @@ protected:
             return resp;
         };
         router_.Add(echo_body);
+        Route parts;
+        parts.method = "GET";
+        parts.pattern = "/parts";
+        parts.action = "public";
+        parts.handler = [](Request&) {
+            Response resp;
+            resp.content_type = "text/plain";
+            resp.body = "first|";
+            resp.body_parts = {std::string(3 << 20, 'x'), "", "|last"};
+            return resp;
+        };
+        router_.Add(parts);
         Route slow;
         slow.method = "GET";
         slow.pattern = "/slow";
@@ -123,6 +135,24 @@ TEST_F(HttpServerTest, KeepAliveServesSeveralRequestsOnOneConnection) {
         EXPECT_EQ(res.body(), R"({"hello":"w x","q":"a b"})");
         EXPECT_TRUE(res.keep_alive());
         EXPECT_FALSE(res["X-Request-Id"].empty());
+    }
+}
+
+TEST_F(HttpServerTest, ABodyInPartsIsSentWhole) {
+    beast::tcp_stream stream(Connect());
+    beast::flat_buffer buffer;
+    for (int i = 0; i < 2; ++i) {  // and the connection stays usable
+        bhttp::request<bhttp::empty_body> req{bhttp::verb::get, "/parts", 11};
+        req.set(bhttp::field::host, "localhost");
+        bhttp::write(stream, req);
+        bhttp::response_parser<bhttp::string_body> parser;
+        parser.body_limit(16 << 20);
+        bhttp::read(stream, buffer, parser);
+        const auto& res = parser.get();
+        EXPECT_EQ(res.result_int(), 200);
+        EXPECT_EQ(res[bhttp::field::content_length], std::to_string(6 + (3 << 20) + 5));
+        EXPECT_EQ(res.body(), "first|" + std::string(3 << 20, 'x') + "|last");
+        EXPECT_EQ(res[bhttp::field::content_type], "text/plain");
     }
 }
 

@@ -11,6 +11,7 @@
 
 #include "metrics/metrics_service.h"
 #include "metrics/prediction_writer.h"
+#include "metrics/read_json.h"
 #include "metrics/sqlite_metrics_store.h"
 #include "metrics/summary.h"
 
@@ -58,7 +59,9 @@ protected:
         EXPECT_TRUE(r) << r.error().message;
         return *r;
     }
-    static PredictionRecord Record(std::int64_t deployment, std::string uuid, std::int64_t start,
+    static PredictionRecord Record(std::int64_t deployment,
+                                   std::string uuid,
+                                   std::int64_t start,
                                    json metrics) {
         return {deployment, std::move(uuid), start, start + 3, metrics.dump()};
     }
@@ -142,14 +145,16 @@ TEST_F(MetricsStoreTest, UuidsAreFoundBeforeAndAfterTheyAreIndexed) {
     for (int batch = 0; batch < 5; ++batch) {
         std::vector<PredictionRecord> records;
         for (int i = 0; i < 70; ++i) {
-            records.push_back(Record(1, "b" + std::to_string(batch) + "-" + std::to_string(i),
-                                     1000 + i, {{"i", i}}));
+            const std::string uuid =
+                std::string("b") + std::to_string(batch) + "-" + std::to_string(i);
+            records.push_back(Record(1, uuid, 1000 + i, {{"i", i}}));
         }
         ASSERT_TRUE(store_->AppendPredictions(records, nullptr));
     }
     for (int batch = 0; batch < 5; ++batch) {
         for (int i : {0, 33, 69}) {
-            const std::string uuid = "b" + std::to_string(batch) + "-" + std::to_string(i);
+            const std::string uuid =
+                std::string("b") + std::to_string(batch) + "-" + std::to_string(i);
             auto found = store_->SeriesOfPrediction(uuid);
             ASSERT_TRUE(found) << uuid;
             EXPECT_EQ(found->id, a.id);
@@ -167,7 +172,8 @@ TEST_F(MetricsStoreTest, LateRecordsAndPagesAreFound) {
     Series a = Register(1);
     std::vector<PredictionRecord> batch;
     for (int i = 0; i < 50; ++i) {
-        batch.push_back(Record(1, "n" + std::to_string(i), 10 * kMinute + i, {{"i", i}}));
+        batch.push_back(
+            Record(1, std::string("n") + std::to_string(i), 10 * kMinute + i, {{"i", i}}));
     }
     ASSERT_TRUE(store_->AppendPredictions(batch, nullptr));
     // A slow call's record arrives after newer ones, with an older start.
@@ -204,13 +210,13 @@ TEST_F(MetricsStoreTest, RollupsMatchTheRawDataAndSurviveRetention) {
         const double x = normal(rng);
         by_minute[start - start % kMinute].push_back(x);
         all.push_back(x);
-        batch.push_back(Record(1, "r" + std::to_string(i), start,
+        batch.push_back(Record(1, std::string("r") + std::to_string(i), start,
                                {{"x", x}, {"label", "s"}, {"flag", true}}));
     }
     ASSERT_TRUE(store_->AppendPredictions(batch, nullptr));
     // Delayed ground truth for some: rolled into their prediction's minute.
     for (int i = 0; i < 100; ++i) {
-        ASSERT_TRUE(store_->AddDelayed("r" + std::to_string(i), R"({"y":1.5})", 0));
+        ASSERT_TRUE(store_->AddDelayed(std::string("r") + std::to_string(i), R"({"y":1.5})", 0));
     }
     RetentionPolicy keep_all;
     keep_all.raw_ms = 1000LL * 365 * 86'400'000;
@@ -224,15 +230,15 @@ TEST_F(MetricsStoreTest, RollupsMatchTheRawDataAndSurviveRetention) {
 
     std::map<std::int64_t, MetricSummary> minutes;
     std::map<std::string, std::uint64_t> counts;
-    ASSERT_TRUE(store_->ReadSummaries({{a.id}, t0, t0 + 3 * kHour}, kMinute, {},
-                                      [&](const SummaryView& v) {
-                                          auto s = MetricSummary::Decode(v.encoded);
-                                          ASSERT_TRUE(s);
-                                          counts[std::string(v.metric)] += s->count();
-                                          if (v.metric == "x") {
-                                              minutes[v.bucket_ms] = *s;
-                                          }
-                                      }));
+    ASSERT_TRUE(
+        store_->ReadSummaries({{a.id}, t0, t0 + 3 * kHour}, kMinute, {}, [&](const SummaryView& v) {
+            auto s = MetricSummary::Decode(v.encoded);
+            ASSERT_TRUE(s);
+            counts[std::string(v.metric)] += s->count();
+            if (v.metric == "x") {
+                minutes[v.bucket_ms] = *s;
+            }
+        }));
     // Numbers only: strings and booleans are not rolled up.
     EXPECT_EQ(counts, (std::map<std::string, std::uint64_t>{{"x", 5000}, {"y", 100}}));
     ASSERT_EQ(minutes.size(), by_minute.size());
@@ -249,10 +255,9 @@ TEST_F(MetricsStoreTest, RollupsMatchTheRawDataAndSurviveRetention) {
     }
     // Hours merge to the same totals; the median is within the sketch's 1% bound.
     MetricSummary hours;
-    ASSERT_TRUE(store_->ReadSummaries({{a.id}, t0, t0 + 3 * kHour}, kHour, {"x"},
-                                      [&](const SummaryView& v) {
-                                          hours.Merge(*MetricSummary::Decode(v.encoded));
-                                      }));
+    ASSERT_TRUE(store_->ReadSummaries(
+        {{a.id}, t0, t0 + 3 * kHour}, kHour, {"x"},
+        [&](const SummaryView& v) { hours.Merge(*MetricSummary::Decode(v.encoded)); }));
     EXPECT_EQ(hours.count(), 5000u);
     std::sort(all.begin(), all.end());
     const double median = all[static_cast<std::size_t>(0.5 * (all.size() - 1))];
@@ -272,11 +277,46 @@ TEST_F(MetricsStoreTest, RollupsMatchTheRawDataAndSurviveRetention) {
     ASSERT_FALSE(gone);
     EXPECT_EQ(gone.error().code, ErrorCode::kNotFound);
     std::uint64_t rolled = 0;
-    ASSERT_TRUE(store_->ReadSummaries({{a.id}, t0, t0 + 3 * kHour}, kMinute, {"x"},
-                                      [&](const SummaryView& v) {
-                                          rolled += MetricSummary::Decode(v.encoded)->count();
-                                      }));
+    ASSERT_TRUE(store_->ReadSummaries(
+        {{a.id}, t0, t0 + 3 * kHour}, kMinute, {"x"},
+        [&](const SummaryView& v) { rolled += MetricSummary::Decode(v.encoded)->count(); }));
     EXPECT_EQ(rolled, 5000u);
+}
+
+TEST_F(MetricsStoreTest, ALargeReadRenderedInHalvesIsOneValidAnswer) {
+    Series a = Register(1);
+    constexpr int kRecords = 210'000;  // past the size rendered on two threads
+    std::vector<PredictionRecord> batch;
+    for (int i = 0; i < kRecords; ++i) {
+        batch.push_back(Record(1, std::string("r") + std::to_string(i), 1'000'000 + i, {{"i", i}}));
+        if (batch.size() == 50'000) {
+            ASSERT_TRUE(store_->AppendPredictions(batch, nullptr));
+            batch.clear();
+        }
+    }
+    ASSERT_TRUE(store_->AppendPredictions(batch, nullptr));
+    ASSERT_TRUE(store_->AddDelayed("r0", R"({"label":1})", 0));
+    ASSERT_TRUE(store_->AddDelayed("r150000", R"({"i":-1,"label":0})", 0));
+    ASSERT_TRUE(store_->AddAggregate(a.id, 0, 2'000'000, R"({"auc":0.5})", 0));
+    auto parts = ReadMetricsJson(*store_, {{a.id}, 0, 2'000'000}, 0);
+    ASSERT_TRUE(parts) << parts.error().message;
+    EXPECT_GT(parts->size(), 1u);
+    std::string joined;
+    for (const auto& p : *parts) {
+        joined += p;
+    }
+    json answer = json::parse(joined);
+    const json& records = answer["metrics"];
+    ASSERT_EQ(records.size(), static_cast<std::size_t>(kRecords + 1));
+    for (int i = 0; i < kRecords; i += 997) {
+        EXPECT_EQ(records[i]["predictionUuid"], std::string("r") + std::to_string(i));
+    }
+    EXPECT_EQ(records[0]["metrics"], (json{{"i", 0}, {"label", 1}}));
+    EXPECT_EQ(records[150000]["metrics"], (json{{"i", -1}, {"label", 0}}));
+    EXPECT_EQ(records[kRecords]["aggregate"], true);
+    EXPECT_EQ(records[kRecords - 1]["predictionUuid"],
+              std::string("r") + std::to_string(kRecords - 1));
+    EXPECT_EQ(answer["rolledUp"], false);
 }
 
 TEST_F(MetricsStoreTest, DataSurvivesReopening) {
@@ -328,8 +368,8 @@ TEST_F(MetricsStoreTest, TheWriterCommitsInGroupsAndRefusesWhenFull) {
         EXPECT_LT(c.batches, c.committed);
     }
     std::size_t n = 0;
-    auto r = store_->Read({{1}, 0, 100'000}, [&](const PredictionView&) { ++n; },
-                          [](const AggregateView&) {});
+    auto r = store_->Read(
+        {{1}, 0, 100'000}, [&](const PredictionView&) { ++n; }, [](const AggregateView&) {});
     ASSERT_TRUE(r);
     EXPECT_GT(n, 0u);
 }
