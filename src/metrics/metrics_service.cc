@@ -209,11 +209,11 @@ std::string MetricsService::PrometheusText() const {
     counter("lathe_metrics_records_committed_total", "Prediction records stored.", w.committed,
             "counter");
     counter("lathe_metrics_records_skipped_total",
-            "Prediction records not stored: unknown deployment or a uuid already stored.",
+            "Prediction records not stored because their deployment has no metrics series.",
             w.skipped, "counter");
-    counter("lathe_metrics_records_dropped_total",
-            "Prediction records refused because the writer's queue was full (the call was "
-            "answered 503).",
+    counter("lathe_metrics_records_refused_total",
+            "Prediction records refused because the writer's queue was full (back-pressure: the "
+            "call was answered 503 with Retry-After; nothing is dropped silently).",
             w.rejected, "counter");
     counter("lathe_metrics_records_failed_total",
             "Prediction records whose commit failed (the call was answered 503).", w.failed,

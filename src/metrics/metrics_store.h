@@ -118,7 +118,8 @@ public:
                                                    std::optional<std::string_view> build_crn) = 0;
 
     // Stores a batch in one transaction, durably before returning. Records of unknown
-    // deployments or with a uuid already stored are skipped and counted in `*skipped`.
+    // deployments are skipped and counted in `*skipped`. A uuid is not checked for uniqueness
+    // (model_metrics makes uuid4s); lookups by uuid find the oldest prediction that has it.
     virtual Status AppendPredictions(std::span<const PredictionRecord> records,
                                      std::size_t* skipped) = 0;
     // The series a stored prediction belongs to; kNotFound when no prediction has the uuid.

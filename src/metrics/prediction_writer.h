@@ -32,7 +32,7 @@ struct WriterOptions {
 struct WriterCounters {
     std::uint64_t submitted = 0;
     std::uint64_t committed = 0;
-    std::uint64_t skipped = 0;   // unknown deployment or a uuid already stored
+    std::uint64_t skipped = 0;   // a deployment without a series
     std::uint64_t rejected = 0;  // refused because the queue was full (the caller was told)
     std::uint64_t failed = 0;    // the store refused the batch (the callers were told)
     std::uint64_t batches = 0;

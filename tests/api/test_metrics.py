@@ -207,7 +207,7 @@ def test_rollups_feed_chart_series(lathe_factory):
     # Prometheus shows the writer: everything committed, nothing dropped.
     text = server.admin.get("/metrics").raw.decode()
     assert "lathe_metrics_records_committed_total 5" in text
-    assert "lathe_metrics_records_dropped_total 0" in text
+    assert "lathe_metrics_records_refused_total 0" in text
 
 
 @pytest.mark.slow
