@@ -946,6 +946,8 @@ Result<void> Show(const Invocation& invocation, std::span<const std::string> wor
         {"Endpoint:", "POST " + scope->client().base_url() + "/model"},
         {"Builds:", BuildsSummary(builds->items)},
         {"Deployment:", DeploymentSummary(*deployment, serving)},
+        // What read_metrics, drift and track_aggregate_metrics take.
+        {"Deployment CRN:", deployment->is_null() ? "-" : Cell(*deployment, "crn")},
         {"Requests:", deployment->is_null() ? "-" : StatsSummary(*deployment)},
         {"Created by:", Cell(*model, "created_by")},
         {"Created:", TimeCell(*model, "created_at")},

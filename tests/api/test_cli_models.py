@@ -199,6 +199,7 @@ def test_create_prints_the_access_key_and_list_and_show_find_the_model(admin_dir
     assert re.search(r"^Auth:\s+on", text.out, re.M), text
     assert re.search(r"^Builds:\s+none$", text.out, re.M), text
     assert re.search(r"^Deployment:\s+none$", text.out, re.M), text
+    assert re.search(r"^Deployment CRN:\s+-$", text.out, re.M), text
     assert re.search(r"^Endpoint:\s+POST http://\S+/model$", text.out, re.M), text
 
     open_model = create_model(admin_dir, project, "--no-auth")
@@ -432,6 +433,9 @@ def test_deploy_wait_waits_until_deployed(admin_dir, project, echo):
         rf"^Deployment:\s+{echo.deployment_id} of build {echo.build_id}: deployed, 1/1 replicas",
         shown.out,
         re.M,
+    ), shown
+    assert re.search(
+        r"^Deployment CRN:\s+crn:lathe:ml:\S+:model-deployment/\S+$", shown.out, re.M
     ), shown
     assert "Replicas of deployment " + echo.deployment_id in shown.out, shown
     listed = model(admin_dir, project, "list", "--all")
