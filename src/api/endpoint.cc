@@ -130,6 +130,10 @@ Status Authorize(Context& ctx, Action action) {
     }
     // A model replica's key reaches its own deployment's metrics and nothing else; the metrics
     // handlers check the deployment.
+    if (ctx.principal.key_model_id != 0) {
+        return MakeError(ErrorCode::kPermissionDenied,
+                         "a model API key may only call its model (POST /model)");
+    }
     if (ctx.principal.method == auth::AuthMethod::kReplica && action != Action::kMetricsAccess) {
         return MakeError(ErrorCode::kPermissionDenied,
                          "a model replica's key may only be used for its deployment's metrics");

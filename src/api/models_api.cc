@@ -302,6 +302,47 @@ void RegisterModelRoutes(http::Router& router, Services& s) {
                     ASSIGN_OR_RETURN(Model m, ModelOf(ctx));
                     return http::Response::Json(200, RenderModel(ctx.services, m));
                 });
+    // Model API keys: a key of the caller's that calls this model and nothing else (revoked like
+    // any key, under /api/v2/users/{username}/keys).
+    AddEndpoint(router, s, "POST", model + "/keys", Action::kModelCallAuthorized,
+                [](Context& ctx) -> Result<http::Response> {
+                    ASSIGN_OR_RETURN(Model m, ModelOf(ctx));
+                    ASSIGN_OR_RETURN(json body, ParseJsonBody(ctx.request));
+                    RETURN_IF_ERROR(OnlyFields(body, {"name", "expires_in_days"}));
+                    ASSIGN_OR_RETURN(auto name, OptionalString(body, "name"));
+                    ASSIGN_OR_RETURN(auto days, OptionalInt(body, "expires_in_days"));
+                    std::optional<int> expires;
+                    if (days) {
+                        if (*days < 1 || *days > 3650) {
+                            return MakeError(ErrorCode::kBadRequest,
+                                             "expires_in_days must be from 1 to 3650");
+                        }
+                        expires = static_cast<int>(*days);
+                    }
+                    ASSIGN_OR_RETURN(auto created, ctx.services.accounts.CreateApiKey(
+                                                       ctx.principal.user_id,
+                                                       name.value_or("model " + m.name), expires,
+                                                       m.id));
+                    ctx.audit_target = "/api/v2/users/" + ctx.principal.username + "/keys/" +
+                                       std::to_string(created.first.id);
+                    json out = RenderKey(created.first, false);
+                    out["key"] = created.second;
+                    http::Response r = http::Response::Json(201, out);
+                    r.headers.emplace_back("Cache-Control", "no-store");
+                    return r;
+                });
+    AddEndpoint(router, s, "GET", model + "/keys", Action::kModelCallAuthorized,
+                [](Context& ctx) -> Result<http::Response> {
+                    ASSIGN_OR_RETURN(Model m, ModelOf(ctx));
+                    ASSIGN_OR_RETURN(auto keys, ctx.services.accounts.ListApiKeys(
+                                                    ctx.principal.user_id, m.id));
+                    json items = json::array();
+                    for (const auto& k : keys) {
+                        items.push_back(RenderKey(k, false));
+                    }
+                    ASSIGN_OR_RETURN(json page, PageOf(ctx.request, items, "keys"));
+                    return http::Response::Json(200, page);
+                });
     AddEndpoint(router, s, "PATCH", model, Action::kModelsWrite,
                 [](Context& ctx) -> Result<http::Response> {
                     ASSIGN_OR_RETURN(Model m, ModelOf(ctx));

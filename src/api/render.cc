@@ -27,6 +27,7 @@ json RenderKey(const auth::ApiKeyInfo& k, bool with_username) {
     if (with_username) {
         j["username"] = k.username;
     }
+    j["model_id"] = k.model_id ? json(*k.model_id) : json(nullptr);
     return j;
 }
 

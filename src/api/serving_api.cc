@@ -66,12 +66,19 @@ Result<auth::Role> CallerRole(Services& s, const http::Request& req, const Servi
     }
     const std::string_view key = authorization.substr(7);
     const std::int64_t now = s.clock.NowMs();
-    const std::string cache_key = Sha256Hex(key) + ":" + std::to_string(t.project_id);
+    const std::string cache_key =
+        Sha256Hex(key) + ":" + std::to_string(t.project_id) + ":" + std::to_string(t.model_id);
     if (auto role = Callers().Get(cache_key, now)) {
         return *role;
     }
     ASSIGN_OR_RETURN(auth::Principal p, s.accounts.AuthenticateApiKey(key));
     ASSIGN_OR_RETURN(auth::Role role, s.projects.RoleOf(p, t.project_id));
+    if (p.key_model_id != 0) {
+        // A model API key calls its own model, as long as its user may, and sees no more than
+        // a Viewer would (no tracebacks).
+        role = p.key_model_id == t.model_id ? std::min(role, auth::Role::kViewer)
+                                             : auth::Role::kNone;
+    }
     Callers().Put(cache_key, role, now);
     return role;
 }

@@ -335,8 +335,8 @@ Result<Principal> Accounts::AuthenticateApiKey(std::string_view key) {
     RETURN_IF_ERROR(store_.Read([&](store::Tx& tx) -> Status {
         ASSIGN_OR_RETURN(row, tx.QueryOne(
                                   "SELECT k.id, k.secret_hash, k.expires_at, k.revoked_at, u.id, "
-                                  "u.username, u.is_admin, u.disabled FROM api_keys k JOIN users "
-                                  "u ON u.id = k.user_id WHERE k.prefix = ?",
+                                  "u.username, u.is_admin, u.disabled, k.model_id FROM api_keys k "
+                                  "JOIN users u ON u.id = k.user_id WHERE k.prefix = ?",
                                   {prefix}));
         return {};
     }));
@@ -353,6 +353,7 @@ Result<Principal> Accounts::AuthenticateApiKey(std::string_view key) {
     p.user_id = row->Int(4);
     p.username = row->Text(5);
     p.is_admin = row->Bool(6);
+    p.key_model_id = row->IsNull(8) ? 0 : row->Int(8);
     p.method = AuthMethod::kApiKey;
     bool write = false;
     {
@@ -377,7 +378,8 @@ Result<Principal> Accounts::AuthenticateApiKey(std::string_view key) {
 }
 
 Result<std::pair<ApiKeyInfo, std::string>> Accounts::CreateApiKey(
-    std::int64_t user_id, std::string name, std::optional<int> expires_in_days) {
+    std::int64_t user_id, std::string name, std::optional<int> expires_in_days,
+    std::optional<std::int64_t> model_id) {
     RETURN_IF_ERROR(ValidateDisplay(name, "name", 200));
     if (expires_in_days && (*expires_in_days < 1 || *expires_in_days > 3650)) {
         return MakeError(ErrorCode::kBadRequest, "expires_in_days must be from 1 to 3650");
@@ -385,6 +387,7 @@ Result<std::pair<ApiKeyInfo, std::string>> Accounts::CreateApiKey(
     ApiKeyInfo info;
     std::string secret = RandomToken(32);
     info.name = name;
+    info.model_id = model_id;
     info.created_at = clock_.NowMs();
     if (expires_in_days) {
         info.expires_at = info.created_at + std::int64_t{*expires_in_days} * 86'400'000;
@@ -413,26 +416,33 @@ Status Accounts::InsertApiKey(std::int64_t user_id, const std::string& name,
         }
         info.username = row->Text(0);
         store::Value expires = info.expires_at ? store::Value(*info.expires_at) : store::Value(nullptr);
+        store::Value model = info.model_id ? store::Value(*info.model_id) : store::Value(nullptr);
         ASSIGN_OR_RETURN(info.id, tx.InsertReturningId(
                                       "INSERT INTO api_keys (user_id, name, prefix, secret_hash, "
-                                      "created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+                                      "created_at, expires_at, model_id) VALUES (?, ?, ?, ?, ?, ?, "
+                                      "?) RETURNING id",
                                       {user_id, name, info.prefix, Sha256Hex(secret),
-                                       info.created_at, expires}));
+                                       info.created_at, expires, model}));
         return {};
     });
 }
 
-Result<std::vector<ApiKeyInfo>> Accounts::ListApiKeys(std::optional<std::int64_t> user_id) {
+Result<std::vector<ApiKeyInfo>> Accounts::ListApiKeys(std::optional<std::int64_t> user_id,
+                                                      std::optional<std::int64_t> model_id) {
     std::vector<ApiKeyInfo> keys;
     RETURN_IF_ERROR(store_.Read([&](store::Tx& tx) -> Status {
         std::string sql =
             "SELECT k.id, u.username, k.name, k.prefix, k.created_at, k.expires_at, "
-            "k.last_used_at FROM api_keys k JOIN users u ON u.id = k.user_id WHERE "
+            "k.last_used_at, k.model_id FROM api_keys k JOIN users u ON u.id = k.user_id WHERE "
             "k.revoked_at IS NULL";
         store::Params params;
         if (user_id) {
             sql += " AND k.user_id = ?";
             params.emplace_back(*user_id);
+        }
+        if (model_id) {
+            sql += " AND k.model_id = ?";
+            params.emplace_back(*model_id);
         }
         ASSIGN_OR_RETURN(auto rows, tx.Query(sql + " ORDER BY k.id", params));
         for (const auto& r : rows) {
@@ -442,6 +452,9 @@ Result<std::vector<ApiKeyInfo>> Accounts::ListApiKeys(std::optional<std::int64_t
             }
             if (!r.IsNull(6)) {
                 k.last_used_at = r.Int(6);
+            }
+            if (!r.IsNull(7)) {
+                k.model_id = r.Int(7);
             }
             keys.push_back(std::move(k));
         }

@@ -58,6 +58,7 @@ struct ApiKeyInfo {
     std::int64_t created_at = 0;
     std::optional<std::int64_t> expires_at;
     std::optional<std::int64_t> last_used_at;
+    std::optional<std::int64_t> model_id;  // a model API key: it only calls this model
 };
 
 struct AccountsOptions {
@@ -93,10 +94,13 @@ public:
     Result<Principal> AuthenticateApiKey(std::string_view key);
 
     // Returns the listed info and the secret key (shown once).
-    Result<std::pair<ApiKeyInfo, std::string>> CreateApiKey(std::int64_t user_id,
-                                                            std::string name,
-                                                            std::optional<int> expires_in_days);
-    Result<std::vector<ApiKeyInfo>> ListApiKeys(std::optional<std::int64_t> user_id);
+    // With a model_id, a model API key: it calls that model (while its user may) and nothing
+    // else.
+    Result<std::pair<ApiKeyInfo, std::string>> CreateApiKey(
+        std::int64_t user_id, std::string name, std::optional<int> expires_in_days,
+        std::optional<std::int64_t> model_id = std::nullopt);
+    Result<std::vector<ApiKeyInfo>> ListApiKeys(std::optional<std::int64_t> user_id,
+                                                std::optional<std::int64_t> model_id = std::nullopt);
     Status RevokeApiKey(std::int64_t user_id, std::int64_t key_id);
     // Revokes every live key whose name matches a LIKE pattern (e.g. "workload %").
     Status RevokeKeysNamed(const std::string& pattern);

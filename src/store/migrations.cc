@@ -298,6 +298,11 @@ CREATE TABLE alert_deliveries (
 );
 CREATE INDEX alert_deliveries_due ON alert_deliveries(state, next_attempt_at);
 )sql"},
+        {9, "model_api_keys",
+         R"sql(
+ALTER TABLE api_keys ADD COLUMN model_id BIGINT REFERENCES models(id) ON DELETE CASCADE;
+CREATE INDEX api_keys_model ON api_keys(model_id);
+)sql"},
     };
     return kMigrations;
 }

@@ -146,6 +146,50 @@ def test_access_key_and_auth_switch(lathe, owner, proj, user):
     assert d["id"]
 
 
+def test_model_api_keys_call_their_model_only(lathe, owner, proj, user):
+    RAISES = "def predict(args):\n    raise ValueError('nope')\n"
+    put_file(owner.client, proj["id"], "predict.py", ECHO)
+    put_file(owner.client, proj["id"], "other.py", RAISES)
+    model = create_model(owner.client, proj["id"])
+    other = create_model(owner.client, proj["id"])
+    for m, file in ((model, "predict.py"), (other, "other.py")):
+        b = wait_build(owner.client, proj["id"], m["id"],
+                       start_build(owner.client, proj["id"], m["id"], file)["id"])
+        wait_deployment(owner.client, proj["id"], deploy(owner.client, proj["id"], m["id"], b["id"]))
+    keys = f"/api/v2/projects/{proj['id']}/models/{model['id']}/keys"
+    reply = owner.client.post(keys, {"name": "for the billing team", "expires_in_days": 30})
+    assert reply.status == 201, reply
+    created = reply.body
+    assert created["model_id"] == model["id"] and created["key"].startswith("lathe_")
+    assert reply.headers.get("Cache-Control") == "no-store"
+    model_key = created["key"]
+    listed = owner.client.get(keys).body["keys"]
+    assert [k["id"] for k in listed] == [created["id"]] and "key" not in listed[0]
+    # It calls its model...
+    status, body, _ = call(lathe.url, model["access_key"], 5, api_key=model_key)
+    assert status == 200 and body["response"] == {"echo": 5}
+    # ... not another one, and nothing else of the API.
+    status, body, _ = call(lathe.url, other["access_key"], 5, api_key=model_key)
+    assert status == 404, body
+    assert_error(lathe.client(model_key).get("/api/v2/projects"), 403, "permission_denied")
+    assert_error(lathe.client(model_key).post(keys, {}), 403, "permission_denied")
+    # No tracebacks through a model key, even for the project's owner.
+    owner_key = f"/api/v2/projects/{proj['id']}/models/{other['id']}/keys"
+    other_key = owner.client.post(owner_key, {}).body["key"]
+    status, body, _ = call(lathe.url, other["access_key"], 1, api_key=other_key)
+    assert status == 500 and "traceback" not in body["error"], body
+    status, body, _ = call(lathe.url, other["access_key"], 1, api_key=owner.key)
+    assert status == 500 and "traceback" in body["error"], body
+    # A user who can't see the project can't make one; revoking ends it (within the 5 s cache).
+    assert_error(lathe.client(user.key).post(keys, {}), 404, "not_found")
+    reply = owner.client.delete(f"/api/v2/users/{owner.username}/keys/{created['id']}")
+    assert reply.status == 204, reply
+    deadline = time.monotonic() + 15
+    while call(lathe.url, model["access_key"], 5, api_key=model_key)[0] != 401:
+        assert time.monotonic() < deadline, "a revoked model key still calls"
+        time.sleep(0.5)
+
+
 def test_bad_bodies(lathe, owner, proj):
     model, _ = model_from(owner.client, proj["id"], ECHO)
     status, body, _ = call(lathe.url, None, None, raw_body=b"not json")
