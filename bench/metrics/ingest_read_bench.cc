@@ -232,6 +232,12 @@ int Read(const Args& a) {
     if (auto st = store->AppendPredictions(batch, nullptr); !st) {
         Usage(st.error().message);
     }
+    // The uuid index, as the writer builds it between batches.
+    for (std::int64_t i = 0; i <= a.predictions / 10'000; ++i) {
+        if (auto st = store->CatchUp(); !st) {
+            Usage(st.error().message);
+        }
+    }
     const std::int64_t delayed =
         static_cast<std::int64_t>(a.delayed_fraction * static_cast<double>(a.predictions));
     for (std::int64_t i = 0; i < delayed; ++i) {

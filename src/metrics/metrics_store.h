@@ -147,6 +147,9 @@ public:
                                  const std::vector<std::string>& metrics,
                                  const std::function<void(const SummaryView&)>& summary) = 0;
 
+    // Brings secondary structures (the uuid index) a step closer to the appends; the writer
+    // calls it between batches, after their callers were answered. Bounded work per call.
+    virtual Status CatchUp() = 0;
     // Engine housekeeping kept off the append path (SQLite: a passive WAL checkpoint, whose
     // fsync would otherwise stall a commit); called about once a second.
     virtual Status Housekeep() = 0;

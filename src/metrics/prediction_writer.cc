@@ -196,6 +196,11 @@ void PredictionWriter::Run() {
             }
         }
         flushed_.notify_all();
+        // Between batches, after the callers were answered: index what was just appended.
+        if (auto caught_up = store_.CatchUp(); !caught_up) {
+            LogWarn("metrics store could not index new records",
+                    {{"error", caught_up.error().message}});
+        }
     }
 }
 

@@ -597,13 +597,15 @@ Status SqliteMetricsStore::AppendPredictions(std::span<const PredictionRecord> r
     if (skipped != nullptr) {
         *skipped = skipped_here;
     }
-    if (st && writer_->LastInsertId() - uuid_indexed_until_ >= options_.uuid_index_chunk) {
-        // Best effort: a lookup finds unindexed records by scanning the tail.
-        if (auto indexed = IndexUuids(); !indexed) {
-            return std::unexpected(indexed.error());
-        }
-    }
     return st;
+}
+
+Status SqliteMetricsStore::CatchUp() {
+    std::lock_guard lock(write_mu_);
+    if (writer_->LastInsertId() - uuid_indexed_until_ < options_.uuid_index_chunk) {
+        return {};
+    }
+    return IndexUuids();
 }
 
 // Indexes the uuids of records appended since the last call, sorted, in one transaction.
@@ -613,8 +615,9 @@ Status SqliteMetricsStore::IndexUuids() {
         std::vector<std::pair<std::int64_t, std::int64_t>> keys;
         std::int64_t last = uuid_indexed_until_;
         {
-            PREPARE(*writer_, scan, "SELECT id, uuid FROM predictions WHERE id > ? ORDER BY id");
-            scan.Bind(1, uuid_indexed_until_);
+            PREPARE(*writer_, scan,
+                    "SELECT id, uuid FROM predictions WHERE id > ? ORDER BY id LIMIT ?");
+            scan.Bind(1, uuid_indexed_until_).Bind(2, options_.uuid_index_chunk);
             int rc;
             while ((rc = scan.Step()) == SQLITE_ROW) {
                 last = scan.Int(0);

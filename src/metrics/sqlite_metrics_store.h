@@ -56,6 +56,7 @@ public:
                          const std::function<void(const SummaryView&)>& summary) override;
     Result<RollupStats> RollUp(std::int64_t now_ms, const RetentionPolicy& policy) override;
     Status Housekeep() override;
+    Status CatchUp() override;
 
     class Connection;
 

@@ -150,6 +150,7 @@ TEST_F(MetricsStoreTest, UuidsAreFoundBeforeAndAfterTheyAreIndexed) {
             records.push_back(Record(1, uuid, 1000 + i, {{"i", i}}));
         }
         ASSERT_TRUE(store_->AppendPredictions(records, nullptr));
+        ASSERT_TRUE(store_->CatchUp());  // as the writer does between batches
     }
     for (int batch = 0; batch < 5; ++batch) {
         for (int i : {0, 33, 69}) {
