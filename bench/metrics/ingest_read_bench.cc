@@ -238,6 +238,7 @@ int Read(const Args& a) {
             Usage(st.error().message);
         }
     }
+    (void)store->Housekeep();
     const std::int64_t delayed =
         static_cast<std::int64_t>(a.delayed_fraction * static_cast<double>(a.predictions));
     for (std::int64_t i = 0; i < delayed; ++i) {
@@ -245,6 +246,9 @@ int Read(const Args& a) {
                                    i % 2 ? R"({"label":1})" : R"({"label":0})", end);
         if (!r) {
             Usage(r.error().message);
+        }
+        if (i % 20'000 == 0) {
+            (void)store->Housekeep();  // the server checkpoints every second
         }
     }
     std::fprintf(stderr, "rolling up...\n");

@@ -419,6 +419,12 @@ Result<std::unique_ptr<SqliteMetricsStore>> SqliteMetricsStore::Open(
             store->uuid_indexed_until_ = s.Int(0);
         }
     }
+    {
+        PREPARE(*store->writer_, s, "SELECT coalesce(max(id), 0) FROM predictions");
+        if (s.Step() == SQLITE_ROW) {
+            store->last_prediction_id_ = s.Int(0);
+        }
+    }
     // Deployment id -> series id, so appends never query for it.
     PREPARE(*store->writer_, s, "SELECT deployment_id, id FROM series ORDER BY deployment_id");
     int rc;
@@ -575,6 +581,7 @@ Status SqliteMetricsStore::AppendPredictions(std::span<const PredictionRecord> r
             }
             insert.Reset();
             const std::int64_t id = writer_->LastInsertId();
+            last_prediction_id_ = std::max(last_prediction_id_, id);
             auto [it, fresh] = spans.try_emplace({series, FloorTo(r.start_ms, kMinuteMs)}, id, id);
             if (!fresh) {
                 it->second.second = id;
@@ -602,7 +609,7 @@ Status SqliteMetricsStore::AppendPredictions(std::span<const PredictionRecord> r
 
 Status SqliteMetricsStore::CatchUp() {
     std::lock_guard lock(write_mu_);
-    if (writer_->LastInsertId() - uuid_indexed_until_ < options_.uuid_index_chunk) {
+    if (last_prediction_id_ - uuid_indexed_until_ < options_.uuid_index_chunk) {
         return {};
     }
     return IndexUuids();

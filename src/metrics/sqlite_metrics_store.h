@@ -76,6 +76,7 @@ private:
     std::unique_ptr<Connection> writer_;
     std::vector<std::pair<std::int64_t, std::int64_t>> series_by_deployment_;  // sorted
     std::int64_t uuid_indexed_until_ = 0;  // the last prediction id in prediction_uuids
+    std::int64_t last_prediction_id_ = 0;  // the newest prediction appended
 
     std::mutex checkpoint_mu_;  // guards checkpointer_
     std::unique_ptr<Connection> checkpointer_;
