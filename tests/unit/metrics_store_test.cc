@@ -320,6 +320,22 @@ TEST_F(MetricsStoreTest, ALargeReadRenderedInHalvesIsOneValidAnswer) {
     EXPECT_EQ(answer["rolledUp"], false);
 }
 
+TEST_F(MetricsStoreTest, HousekeepingCheckpointsTheWal) {
+    Register(1);
+    std::vector<PredictionRecord> batch;
+    for (int i = 0; i < 2000; ++i) {
+        batch.push_back(Record(1, std::string("h") + std::to_string(i), 1000 + i, {{"i", i}}));
+    }
+    ASSERT_TRUE(store_->AppendPredictions(batch, nullptr));
+    const auto wal = dir_ / "metrics.db-wal";
+    ASSERT_GT(fs::file_size(wal), 0u);
+    const auto db_before = fs::file_size(dir_ / "metrics.db");
+    auto st = store_->Housekeep();
+    ASSERT_TRUE(st) << st.error().message;
+    // The pages went into the database file.
+    EXPECT_GT(fs::file_size(dir_ / "metrics.db"), db_before);
+}
+
 TEST_F(MetricsStoreTest, DataSurvivesReopening) {
     Series a = Register(3);
     std::vector<PredictionRecord> batch = {Record(3, "kept", 1000, {{"x", 1}})};
