@@ -437,12 +437,16 @@ Result<std::unique_ptr<SqliteMetricsStore>> SqliteMetricsStore::Open(
     return store;
 }
 
-SqliteMetricsStore::Connection* SqliteMetricsStore::AcquireReader() {
+void SqliteMetricsStore::ReturnReader::operator()(Connection* c) const {
+    store->ReleaseReader(c);
+}
+
+SqliteMetricsStore::ReaderLease SqliteMetricsStore::AcquireReader() {
     std::unique_lock lock(read_mu_);
     reader_free_.wait(lock, [this] { return !idle_readers_.empty(); });
     Connection* c = idle_readers_.back();
     idle_readers_.pop_back();
-    return c;
+    return ReaderLease(c, ReturnReader{this});
 }
 
 void SqliteMetricsStore::ReleaseReader(Connection* c) {
@@ -491,12 +495,7 @@ Result<std::vector<Series>> SqliteMetricsStore::FindSeries(
     std::optional<std::string_view> deployment_crn,
     std::optional<std::string_view> model_crn,
     std::optional<std::string_view> build_crn) {
-    Connection* c = AcquireReader();
-    struct Release {
-        SqliteMetricsStore* self;
-        Connection* c;
-        ~Release() { self->ReleaseReader(c); }
-    } release{this, c};
+    const ReaderLease c = AcquireReader();
     std::string sql = std::string("SELECT ") + kSeriesColumns + " FROM series WHERE 1 = 1";
     std::vector<std::string_view> params;
     if (deployment_crn) {
@@ -693,17 +692,12 @@ Result<std::optional<std::pair<std::int64_t, std::int64_t>>> SqliteMetricsStore:
 }
 
 Result<Series> SqliteMetricsStore::SeriesOfPrediction(std::string_view uuid) {
-    Connection* c = AcquireReader();
-    struct Release {
-        SqliteMetricsStore* self;
-        Connection* c;
-        ~Release() { self->ReleaseReader(c); }
-    } release{this, c};
+    const ReaderLease c = AcquireReader();
     RETURN_IF_ERROR(c->Exec("BEGIN"));
     struct End {
         Connection* c;
         ~End() { (void)c->Exec("COMMIT"); }
-    } end{c};
+    } end{c.get()};
     ASSIGN_OR_RETURN(auto found, FindPrediction(*c, uuid));
     if (found) {
         PREPARE(*c, s,
@@ -790,18 +784,13 @@ Result<ReadStats> SqliteMetricsStore::Read(
     if (range.series.empty()) {
         return stats;
     }
-    Connection* c = AcquireReader();
-    struct Release {
-        SqliteMetricsStore* self;
-        Connection* c;
-        ~Release() { self->ReleaseReader(c); }
-    } release{this, c};
+    const ReaderLease c = AcquireReader();
     // One snapshot for the whole read: a concurrent append can't tear a merge.
     RETURN_IF_ERROR(c->Exec("BEGIN"));
     struct End {
         Connection* c;
         ~End() { (void)c->Exec("COMMIT"); }
-    } end{c};
+    } end{c.get()};
 
     std::map<std::int64_t, Series> series;  // by store id
     {
@@ -942,12 +931,7 @@ Result<ReadStats> SqliteMetricsStore::Read(
 
 Result<IdSpan> SqliteMetricsStore::PredictionIdSpan(const ReadRange& range) {
     IdSpan span;
-    Connection* c = AcquireReader();
-    struct Release {
-        SqliteMetricsStore* self;
-        Connection* c;
-        ~Release() { self->ReleaseReader(c); }
-    } release{this, c};
+    const ReaderLease c = AcquireReader();
     PREPARE(*c, s,
             "SELECT min(first_id), max(last_id), sum(last_id - first_id + 1) FROM "
             "prediction_spans WHERE series = ? AND minute_ms >= ? AND minute_ms <= ?");
@@ -972,12 +956,7 @@ Status SqliteMetricsStore::ReadSummaries(const ReadRange& range,
                                          std::int64_t resolution_ms,
                                          const std::vector<std::string>& metrics,
                                          const std::function<void(const SummaryView&)>& summary) {
-    Connection* c = AcquireReader();
-    struct Release {
-        SqliteMetricsStore* self;
-        Connection* c;
-        ~Release() { self->ReleaseReader(c); }
-    } release{this, c};
+    const ReaderLease c = AcquireReader();
     std::map<std::int64_t, Series> series;
     {
         PREPARE(*c, s,
@@ -1036,17 +1015,12 @@ Result<std::int64_t> SqliteMetricsStore::RollChunk(std::int64_t now_ms, bool del
     {
         // Read and summarize on a reader connection: appends go on meanwhile. Only this
         // (serialized) rollup moves rollup_state, so `last` is still current when we write.
-        Connection* c = AcquireReader();
-        struct Release {
-            SqliteMetricsStore* self;
-            Connection* c;
-            ~Release() { self->ReleaseReader(c); }
-        } release{this, c};
+        const ReaderLease c = AcquireReader();
         RETURN_IF_ERROR(c->Exec("BEGIN"));
         struct End {
             Connection* c;
             ~End() { (void)c->Exec("COMMIT"); }
-        } end{c};
+        } end{c.get()};
         {
             PREPARE(*c, s, "SELECT value FROM rollup_state WHERE name = ?");
             s.Bind(1, state_name);

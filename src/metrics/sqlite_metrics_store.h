@@ -62,7 +62,13 @@ public:
 
 private:
     explicit SqliteMetricsStore(SqliteMetricsOptions options);
-    Connection* AcquireReader();
+    // A reader connection for one read, back in the pool when the lease goes.
+    struct ReturnReader {
+        SqliteMetricsStore* store;
+        void operator()(Connection* c) const;
+    };
+    using ReaderLease = std::unique_ptr<Connection, ReturnReader>;
+    ReaderLease AcquireReader();
     void ReleaseReader(Connection* c);
     Result<std::int64_t> SeriesIdOf(std::int64_t deployment_id);        // writer_ held
     Result<std::int64_t> RollChunk(std::int64_t now_ms, bool delayed);  // rows rolled
