@@ -15,6 +15,8 @@
 #include "jobs/experiments.h"
 #include "jobs/jobs.h"
 #include "jobs/triggers.h"
+#include "lineage/exporter.h"
+#include "lineage/lineage.h"
 #include "core/config.h"
 #include "core/crypto.h"
 #include "core/log.h"
@@ -277,6 +279,37 @@ int RunServer(const std::vector<std::string>& args) {
         };
         return extras;
     });
+    // Lineage: recorded from what the other services store, exported to Atlas / OpenLineage.
+    lineage::ExporterOptions export_options;
+    export_options.atlas_url = config.lineage_atlas_url;
+    export_options.atlas_user = config.lineage_atlas_user;
+    export_options.atlas_password = config.lineage_atlas_password;
+    export_options.openlineage_url = config.lineage_openlineage_url;
+    export_options.openlineage_api_key = config.lineage_openlineage_api_key;
+    export_options.openlineage_namespace = config.lineage_openlineage_namespace.empty()
+                                               ? "lathe://" + config.workspace
+                                               : config.lineage_openlineage_namespace;
+    lineage::Exporter exporter(**store, clock, export_options);
+    lineage::LineageOptions lineage_options;
+    lineage_options.workspace = config.workspace;
+    lineage_options.projects_dir = data_dir / "projects";
+    serving::SnapshotStore lineage_snapshots(data_dir / "snapshots");
+    lineage::Lineage lineage_service(
+        **store, clock, lineage_options,
+        [&lineage_snapshots](const std::string& id) -> Result<std::vector<std::string>> {
+            ASSIGN_OR_RETURN(auto snapshot, lineage_snapshots.Load(id));
+            std::vector<std::string> paths;
+            for (const auto& f : snapshot.files) {
+                paths.push_back(f.path);
+            }
+            return paths;
+        },
+        &exporter);
+    scheduler.AddStartListener(
+        [&lineage_service](const compute::Workload& w) { lineage_service.OnWorkloadStarted(w); });
+    // After serving's listener: a build's record is complete before lineage reads it.
+    scheduler.AddFinishListener(
+        [&lineage_service](const compute::Workload& w) { lineage_service.OnWorkloadFinished(w); });
     jobs::WebhookNotifier notifier;
     jobs.SetNotifier([&notifier](const std::string& url, const jobs::Job& job,
                                  const compute::Workload& run) { notifier.Enqueue(url, job, run); });
@@ -286,7 +319,7 @@ int RunServer(const std::vector<std::string>& args) {
     api::Services services{**store,   accounts,  teams,     audit,     projects, environment,
                            config,    clock,     temp_dir,  workloads, logs,     scheduler,
                            jobs,      experiments, model_registry, serving,
-                           **metrics_service, monitors};
+                           **metrics_service, monitors, lineage_service, exporter};
     http::Router router;
     api::RegisterRoutes(router, services);
 
@@ -358,6 +391,12 @@ int RunServer(const std::vector<std::string>& args) {
     notifier.Start();
     schedules.Start();
     monitors.Start();
+    exporter.Start();
+    if (auto st = lineage_service.Start(); !st) {
+        LogWarn("cannot record lineage; the graph may miss what happened while the server was "
+                "down",
+                {{"error", st.error().message}});
+    }
     std::cout << "Lathe is ready at " << url << "\n";
     if (generated->has_value() && !(*generated)->empty()) {
         std::cout << "First start: created the site admin.\n"
@@ -375,6 +414,8 @@ int RunServer(const std::vector<std::string>& args) {
     monitors.Stop();
     serving.Shutdown();
     scheduler.Shutdown();
+    lineage_service.Shutdown();
+    exporter.Shutdown();
     // Runs still going are killed (their ends are recorded) before webhooks get their last
     // chance to go out.
     backend.Shutdown();

@@ -733,16 +733,14 @@ def _build():
         print("build failed: cannot use %s as the working directory: %s" % (home, error))
         sys.exit(1)
     _step("python %s at %s" % (PYTHON_VERSION, sys.executable))
+    _print_lineage_check(home)
 
     script = os.path.join(home, "cdsw-build.sh")
+    script_output_sha256 = None
     if os.path.isfile(script):
-        import subprocess
-
         _step("running cdsw-build.sh")
         sys.stdout.flush()
-        status = subprocess.run(
-            ["/bin/bash", "cdsw-build.sh"], cwd=home, stdin=subprocess.DEVNULL
-        ).returncode
+        status, script_output_sha256 = _run_build_script(home)
         if status != 0:
             if status < 0:
                 print("build failed: cdsw-build.sh was killed by signal %d" % -status, flush=True)
@@ -769,6 +767,7 @@ def _build():
         "packages": packages,
         "file": model_file,
         "function": function,
+        "build_script_output_sha256": script_output_sha256,
     }
     folder = os.path.join(home, ".lathe")
     os.makedirs(folder, exist_ok=True)
@@ -780,6 +779,46 @@ def _build():
     print("%d packages" % len(packages))
     print("build succeeded", flush=True)
     sys.exit(0)
+
+
+def _print_lineage_check(home):
+    """The server parsed lineage.yaml before the build; its findings belong in the build log."""
+    try:
+        path = os.path.join(home, ".lathe", "lineage-check.txt")
+        with open(path, encoding="utf-8", errors="replace") as f:
+            report = f.read()
+    except OSError:
+        return
+    if report.strip():
+        _step("checking lineage.yaml")
+        sys.stdout.write(report if report.endswith("\n") else report + "\n")
+        sys.stdout.flush()
+
+
+def _run_build_script(home):
+    """Runs cdsw-build.sh with its output streamed to the build log and hashed, so a rebuild can
+    tell whether the script did the same thing. Returns (exit status, sha256 hex of the output)."""
+    import hashlib
+    import subprocess
+
+    digest = hashlib.sha256()
+    proc = subprocess.Popen(
+        ["/bin/bash", "cdsw-build.sh"],
+        cwd=home,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    out = sys.stdout.buffer
+    while True:
+        chunk = proc.stdout.read1(65536)
+        if not chunk:
+            break
+        digest.update(chunk)
+        out.write(chunk)
+        out.flush()
+    proc.stdout.close()
+    return proc.wait(), digest.hexdigest()
 
 
 def _refresh_import_paths():

@@ -14,6 +14,8 @@
 #include "http/router.h"
 #include "jobs/experiments.h"
 #include "jobs/jobs.h"
+#include "lineage/exporter.h"
+#include "lineage/lineage.h"
 #include "metrics/metrics_service.h"
 #include "metrics/monitors.h"
 #include "projects/environment.h"
@@ -44,6 +46,8 @@ struct Services {
     serving::ModelServing& serving;
     metrics::MetricsService& metrics;
     metrics::Monitors& monitors;
+    lineage::Lineage& lineage;
+    lineage::Exporter& exporter;
 };
 
 void RegisterRoutes(http::Router& router, Services& services);

@@ -38,6 +38,27 @@ std::string WaitingReason(Services& s, std::optional<std::int64_t> workload_id) 
     return w && w->state == compute::WorkloadState::kScheduling ? w->reason : "";
 }
 
+// What rebuilding needs and what a rebuild is compared on; variable names only, never values.
+json Reproducibility(const Build& b) {
+    json r = {{"snapshot", b.snapshot},
+              {"file", b.file_path},
+              {"function", b.function_name},
+              {"kernel", b.kernel}};
+    for (const char* key : {"python", "interpreter", "build_script_output_sha256",
+                            "environment_names", "lineage_yaml", "lineage_yaml_sha256",
+                            "lineage", "lineage_problems"}) {
+        r[key] = b.info.value(key, json(nullptr));
+    }
+    if (r["environment_names"].is_null() && b.state == serving::BuildState::kBuilt) {
+        json names = json::array();
+        for (const auto& [k, _] : b.environment) {
+            names.push_back(k);
+        }
+        r["environment_names"] = names;
+    }
+    return r;
+}
+
 json RenderBuild(Services& s, const Build& b) {
     std::string reason = b.reason;
     if (b.state == serving::BuildState::kBuilding || b.state == serving::BuildState::kQueued) {
@@ -62,6 +83,9 @@ json RenderBuild(Services& s, const Build& b) {
             {"workload_id", OptionalId(b.workload_id)},
             {"python", b.info.value("python", "")},
             {"packages", b.info.contains("packages") ? b.info["packages"] : json::array()},
+            {"version", b.version},
+            {"rebuild_of", OptionalId(b.rebuild_of)},
+            {"reproducibility", Reproducibility(b)},
             {"created_by", b.created_by_name},
             {"created_at", FormatTime(b.created_at)},
             {"started_at", OptionalTime(b.started_at)},
@@ -260,6 +284,44 @@ Result<DeploymentConfig> ConfigFrom(Context& ctx, const json& body) {
     return c;
 }
 
+json RenderAlias(const serving::ModelAlias& a) {
+    return {{"alias", a.alias},
+            {"build_id", a.build_id},
+            {"version", a.version},
+            {"set_by", a.set_by},
+            {"set_at", FormatTime(a.set_at)}};
+}
+
+Status ValidateAlias(const std::string& alias) {
+    bool ok = !alias.empty() && alias.size() <= 64 && std::isalpha(static_cast<unsigned char>(alias[0]));
+    for (char c : alias) {
+        ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_');
+    }
+    if (!ok) {
+        return MakeError(ErrorCode::kBadRequest,
+                         "an alias is a letter then letters, digits, - or _ (at most 64), e.g. "
+                         "champion");
+    }
+    return {};
+}
+
+json RenderExample(const serving::BuildExample& e) {
+    return {{"id", e.id},
+            {"build_id", e.build_id},
+            {"request", json::parse(e.request, nullptr, false)},
+            {"response", json::parse(e.response, nullptr, false)},
+            {"created_at", FormatTime(e.created_at)}};
+}
+
+// A tracked prediction carries a fresh uuid each time: compare what the model predicted.
+json ComparableAnswer(const std::string& text) {
+    json j = json::parse(text, nullptr, false);
+    if (j.is_object() && j.contains("prediction") && j.contains("uuid") && j.size() == 2) {
+        return j["prediction"];
+    }
+    return j;
+}
+
 }  // namespace
 
 void RegisterModelRoutes(http::Router& router, Services& s) {
@@ -428,6 +490,140 @@ void RegisterModelRoutes(http::Router& router, Services& s) {
                       return FollowLog(ctx, std::move(channel), *b.workload_id,
                                        w && compute::IsFinal(w->state));
                   });
+
+    AddEndpoint(router, s, "POST", build + ":rebuild", Action::kModelsWrite,
+                [](Context& ctx) -> Result<http::Response> {
+                    ASSIGN_OR_RETURN(Build b, BuildOf(ctx));
+                    ASSIGN_OR_RETURN(Build r, ctx.services.serving.Rebuild(
+                                                  ctx.project_id, b.model_id, b.id,
+                                                  ctx.principal.user_id));
+                    ctx.audit_target = "/api/v2/projects/" + std::to_string(ctx.project_id) +
+                                       "/models/" + std::to_string(b.model_id) + "/builds/" +
+                                       std::to_string(r.id);
+                    return http::Response::Json(201, RenderBuild(ctx.services, r));
+                });
+    AddEndpoint(router, s, "GET", build + "/verification", Action::kModelsRead,
+                [](Context& ctx) -> Result<http::Response> {
+                    ASSIGN_OR_RETURN(Build b, BuildOf(ctx));
+                    ASSIGN_OR_RETURN(json v, ctx.services.serving.Verify(ctx.project_id,
+                                                                         b.model_id, b.id));
+                    return http::Response::Json(200, v);
+                });
+    AddEndpoint(router, s, "GET", model + "/aliases", Action::kModelsRead,
+                [](Context& ctx) -> Result<http::Response> {
+                    ASSIGN_OR_RETURN(Model m, ModelOf(ctx));
+                    ASSIGN_OR_RETURN(auto aliases, ctx.services.models.Aliases(m.id));
+                    json items = json::array();
+                    for (const auto& a : aliases) {
+                        items.push_back(RenderAlias(a));
+                    }
+                    return http::Response::Json(200, {{"aliases", items}});
+                });
+    AddEndpoint(router, s, "PUT", model + "/aliases/{alias}", Action::kModelsWrite,
+                [](Context& ctx) -> Result<http::Response> {
+                    ASSIGN_OR_RETURN(Model m, ModelOf(ctx));
+                    const std::string alias = ctx.Param("alias");
+                    RETURN_IF_ERROR(ValidateAlias(alias));
+                    ASSIGN_OR_RETURN(json body, ParseJsonBody(ctx.request));
+                    RETURN_IF_ERROR(OnlyFields(body, {"build_id"}));
+                    ASSIGN_OR_RETURN(auto build_id, OptionalInt(body, "build_id"));
+                    if (!build_id) {
+                        return MakeError(ErrorCode::kBadRequest,
+                                         "build_id is required: the build the alias names");
+                    }
+                    ASSIGN_OR_RETURN(Build b, ctx.services.models.GetBuild(m.id, *build_id));
+                    if (b.state != serving::BuildState::kBuilt) {
+                        return MakeError(ErrorCode::kConflict,
+                                         "build " + std::to_string(b.id) + " is " +
+                                             std::string(serving::BuildStateName(b.state)) +
+                                             "; an alias names a built build");
+                    }
+                    RETURN_IF_ERROR(ctx.services.models.SetAlias(m.id, alias, b.id,
+                                                                 ctx.principal.user_id));
+                    ASSIGN_OR_RETURN(auto aliases, ctx.services.models.Aliases(m.id));
+                    for (const auto& a : aliases) {
+                        if (a.alias == alias) {
+                            return http::Response::Json(200, RenderAlias(a));
+                        }
+                    }
+                    return MakeError(ErrorCode::kInternal, "the alias was not kept");
+                });
+    AddEndpoint(router, s, "DELETE", model + "/aliases/{alias}", Action::kModelsWrite,
+                [](Context& ctx) -> Result<http::Response> {
+                    ASSIGN_OR_RETURN(Model m, ModelOf(ctx));
+                    RETURN_IF_ERROR(ctx.services.models.RemoveAlias(m.id, ctx.Param("alias")));
+                    return http::Response::NoContent();
+                });
+    AddEndpoint(router, s, "POST", build + "/examples", Action::kModelsWrite,
+                [](Context& ctx) -> Result<http::Response> {
+                    ASSIGN_OR_RETURN(Build b, BuildOf(ctx));
+                    ASSIGN_OR_RETURN(json body, ParseJsonBody(ctx.request));
+                    RETURN_IF_ERROR(OnlyFields(body, {"request", "response"}));
+                    if (!body.contains("request")) {
+                        return MakeError(ErrorCode::kBadRequest,
+                                         "request is required: what the model is called with");
+                    }
+                    std::string response;
+                    if (body.contains("response")) {
+                        response = body["response"].dump();
+                    } else {
+                        // No answer given: ask the build itself (it must be serving).
+                        ASSIGN_OR_RETURN(response, ctx.services.serving.CallBuild(
+                                                       b.model_id, b.id, body["request"].dump(),
+                                                       std::chrono::seconds(60)));
+                    }
+                    ASSIGN_OR_RETURN(auto e, ctx.services.models.AddExample(
+                                                 b.id, body["request"].dump(), response));
+                    return http::Response::Json(201, RenderExample(e));
+                });
+    AddEndpoint(router, s, "GET", build + "/examples", Action::kModelsRead,
+                [](Context& ctx) -> Result<http::Response> {
+                    ASSIGN_OR_RETURN(Build b, BuildOf(ctx));
+                    ASSIGN_OR_RETURN(auto examples, ctx.services.models.Examples(b.id));
+                    json items = json::array();
+                    for (const auto& e : examples) {
+                        items.push_back(RenderExample(e));
+                    }
+                    ASSIGN_OR_RETURN(json page, PageOf(ctx.request, items, "examples"));
+                    return http::Response::Json(200, page);
+                });
+    AddEndpoint(
+        router, s, "POST", build + "/examples:replay", Action::kModelsWrite,
+        [](Context& ctx) -> Result<http::Response> {
+            ASSIGN_OR_RETURN(Build b, BuildOf(ctx));
+            ASSIGN_OR_RETURN(json body, ParseJsonBody(ctx.request));
+            RETURN_IF_ERROR(OnlyFields(body, {"against_build_id"}));
+            ASSIGN_OR_RETURN(auto against, OptionalInt(body, "against_build_id"));
+            if (!against) {
+                return MakeError(ErrorCode::kBadRequest,
+                                 "against_build_id is required: the (deployed) build to replay "
+                                 "this build's examples against");
+            }
+            ASSIGN_OR_RETURN(Build target, ctx.services.models.GetBuild(b.model_id, *against));
+            ASSIGN_OR_RETURN(auto examples, ctx.services.models.Examples(b.id));
+            json changed = json::array();
+            int same = 0;
+            for (const auto& e : examples) {
+                ASSIGN_OR_RETURN(std::string answer,
+                                 ctx.services.serving.CallBuild(b.model_id, target.id, e.request,
+                                                                std::chrono::seconds(60)));
+                json expected = ComparableAnswer(e.response);
+                json actual = ComparableAnswer(answer);
+                if (expected == actual) {
+                    ++same;
+                } else {
+                    changed.push_back({{"example_id", e.id},
+                                       {"request", json::parse(e.request, nullptr, false)},
+                                       {"expected", expected},
+                                       {"actual", actual}});
+                }
+            }
+            return http::Response::Json(200, {{"build_id", b.id},
+                                              {"against_build_id", target.id},
+                                              {"examples", examples.size()},
+                                              {"same", same},
+                                              {"changed", changed}});
+        });
 
     AddEndpoint(router, s, "POST", deployments, Action::kModelsWrite,
                 [](Context& ctx) -> Result<http::Response> {

@@ -1,5 +1,6 @@
 // Every route of the API, by resource.
 #include "api/routes.h"
+#include "api/ui_api.h"
 
 namespace lathe::api {
 
@@ -19,6 +20,9 @@ void RegisterRoutes(http::Router& router, Services& services) {
     RegisterServingRoutes(router, services);
     RegisterMetricsRoutes(router, services);
     RegisterMonitorRoutes(router, services);
+    RegisterLineageRoutes(router, services);
+    // Last: the UI answers the GETs no route above takes.
+    RegisterUiRoutes(router, services);
 }
 
 }  // namespace lathe::api

@@ -20,6 +20,7 @@ void RegisterModelRoutes(http::Router& router, Services& services);
 void RegisterServingRoutes(http::Router& router, Services& services);
 void RegisterMetricsRoutes(http::Router& router, Services& services);
 void RegisterMonitorRoutes(http::Router& router, Services& services);
+void RegisterLineageRoutes(http::Router& router, Services& services);
 
 // The OpenAPI document (embedded src/api/openapi.yaml) as JSON.
 const std::string& OpenApiJson();

@@ -79,6 +79,9 @@ const std::vector<PolicyRule>& PolicyTable() {
         {A::kMetricsAccess, "metrics.access", S::kSite, R::kViewer},
         {A::kProjectMetricsRead, "project.metrics.read", S::kProject, R::kViewer},
         {A::kProjectMetricsWrite, "project.metrics.write", S::kProject, R::kOperator},
+        {A::kLineageRead, "lineage.read", S::kSite, R::kViewer},
+        {A::kLineageWrite, "project.lineage.write", S::kProject, R::kOperator},
+        {A::kLineageExportStatus, "lineage.export.status", S::kSite, R::kAdmin},
     };
     return kTable;
 }

@@ -75,10 +75,13 @@ enum class Action {
     kMetricsAccess,        // /api/v2/metrics...: signed in; the handler checks the next two
     kProjectMetricsRead,   // on the project of the deployment whose metrics are read
     kProjectMetricsWrite,  // ... or written (delayed and aggregate metrics)
+    kLineageRead,          // the lineage graph and the catalog, filtered to readable projects
+    kLineageWrite,         // a run's datasets (the SDK's lathe.lineage.used/produced)
+    kLineageExportStatus,  // the Atlas/OpenLineage delivery queue
 };
 
 // The last enumerator, so tests can walk every Action.
-inline constexpr Action kLastAction = Action::kProjectMetricsWrite;
+inline constexpr Action kLastAction = Action::kLineageExportStatus;
 
 struct PolicyRule {
     Action action;

@@ -147,6 +147,16 @@ Status Scheduler::OnRunnerStarted(std::int64_t id) {
     if (!w && w.error().code != ErrorCode::kConflict) {
         return std::unexpected(w.error());
     }
+    if (w) {
+        std::vector<FinishFn> listeners;
+        {
+            std::lock_guard lock(mu_);
+            listeners = start_listeners_;
+        }
+        for (const auto& fn : listeners) {
+            fn(*w);
+        }
+    }
     return {};
 }
 
@@ -159,6 +169,11 @@ bool Scheduler::StopRequested(std::int64_t id) {
 void Scheduler::AddFinishListener(FinishFn fn) {
     std::lock_guard lock(mu_);
     finish_listeners_.push_back(std::move(fn));
+}
+
+void Scheduler::AddStartListener(FinishFn fn) {
+    std::lock_guard lock(mu_);
+    start_listeners_.push_back(std::move(fn));
 }
 
 Resources Scheduler::Used() {

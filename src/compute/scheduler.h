@@ -58,6 +58,8 @@ public:
     Status ReloadQuotas();
     // Called (from a scheduler or backend thread) after a workload reached a final state.
     void AddFinishListener(FinishFn fn);
+    // Called (from the thread that got the runner's word) when a workload starts running.
+    void AddStartListener(FinishFn fn);
     void SetLaunchHook(LaunchHook hook) { launch_hook_ = std::move(hook); }
     // The environment the launch hook added for a running workload (for the runner's spec).
     std::map<std::string, std::string> LaunchEnv(std::int64_t id);
@@ -99,6 +101,7 @@ private:
     std::map<std::int64_t, Workload> waiting_;  // queued, by id
     std::map<std::int64_t, Active> active_;     // launched, by id
     std::vector<FinishFn> finish_listeners_;
+    std::vector<FinishFn> start_listeners_;
     std::set<int> free_gpus_;
     std::map<std::int64_t, LaunchExtras> extras_;
     LaunchHook launch_hook_;

@@ -102,6 +102,10 @@ const std::vector<SettingSpec>& ServerSettings() {
         StringSetting("host", "address to listen on", &C::host),
         IntSetting<int>("port", "TCP port (0 picks a free one)", &C::port, 0, 65535),
         StringSetting("data_dir", "where the database, project files and logs live", &C::data_dir),
+        StringSetting("ui_dir",
+                      "the built web UI served at / (relative: under the working directory, "
+                      "else beside the binary as ../web/dist)",
+                      &C::ui_dir),
         IntSetting<int>("io_threads", "threads serving connections (0: half the cores, at least one)",
                         &C::io_threads, 0, 256),
         IntSetting<int>("worker_threads",
@@ -190,6 +194,25 @@ const std::vector<SettingSpec>& ServerSettings() {
                       "metrics store durability: normal (survives a crash of the server) or full "
                       "(also survives power loss, slower)",
                       &C::metrics_synchronous, {"full", "normal"}),
+        StringSetting("lineage_atlas_url",
+                      "Apache Atlas to send lineage entities to, e.g. http://atlas:21000 (empty: "
+                      "off; GET /api/v2/lineage/export?format=atlas still renders them)",
+                      &C::lineage_atlas_url),
+        StringSetting("lineage_atlas_user", "user name for Apache Atlas (basic auth)",
+                      &C::lineage_atlas_user),
+        StringSetting("lineage_atlas_password",
+                      "password for Apache Atlas (basic auth; never logged or shown)",
+                      &C::lineage_atlas_password),
+        StringSetting("lineage_openlineage_url",
+                      "OpenLineage endpoint base, e.g. http://marquez:5000; run events are POSTed "
+                      "to <url>/api/v1/lineage (empty: off)",
+                      &C::lineage_openlineage_url),
+        StringSetting("lineage_openlineage_api_key",
+                      "bearer token sent to the OpenLineage endpoint (never logged or shown)",
+                      &C::lineage_openlineage_api_key),
+        StringSetting("lineage_openlineage_namespace",
+                      "the OpenLineage job and dataset namespace (empty: lathe://<workspace>)",
+                      &C::lineage_openlineage_namespace),
     };
     return kSettings;
 }

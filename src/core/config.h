@@ -15,6 +15,9 @@ struct ServerConfig {
     std::string host = "127.0.0.1";
     int port = 8080;
     std::string data_dir = "./lathe-data";
+    // The built web UI (web/dist); a relative path is looked up under the working directory,
+    // then beside the binary (<binary dir>/../web/dist).
+    std::string ui_dir = "web/dist";
     int io_threads = 0;      // 0: one per core
     int worker_threads = 0;  // 0: four per core, at least 4
     std::uint64_t max_body_bytes = 5ull << 20;
@@ -51,6 +54,13 @@ struct ServerConfig {
     int metrics_queue_records = 200000;       // the prediction writer's queue bound
     std::string metrics_synchronous = "normal";
     int metrics_rollup_seconds = 10;          // how often new records are rolled up
+    // Lineage export: Apache Atlas (entities) and OpenLineage (run events); empty URL: off.
+    std::string lineage_atlas_url;
+    std::string lineage_atlas_user;
+    std::string lineage_atlas_password;  // secret: never logged or shown
+    std::string lineage_openlineage_url;
+    std::string lineage_openlineage_api_key;  // secret: never logged or shown
+    std::string lineage_openlineage_namespace;  // default: lathe://<workspace>
 };
 
 // One documented setting: its YAML key, environment variable and flag are derived from `name`.

@@ -205,6 +205,21 @@ Result<auth::Role> Projects::RoleOf(const auth::Principal& caller, std::int64_t 
     return p->my_role;
 }
 
+Result<std::set<std::int64_t>> Projects::ReadableIds(store::Tx& tx,
+                                                     const auth::Principal& caller) {
+    store::Params params{std::int64_t{caller.is_admin ? 1 : 0}};
+    for (int i = 0; i < 4; ++i) {
+        params.emplace_back(caller.user_id);
+    }
+    ASSIGN_OR_RETURN(auto rows,
+                     tx.Query("SELECT p.id FROM projects p " + std::string(kVisibleWhere), params));
+    std::set<std::int64_t> ids;
+    for (const auto& r : rows) {
+        ids.insert(r.Int(0));
+    }
+    return ids;
+}
+
 const store::ListSpec& Projects::ProjectListSpec() {
     using store::FieldType;
     static const store::ListSpec kSpec{

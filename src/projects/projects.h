@@ -7,6 +7,7 @@
 #include <mutex>
 #include <unordered_map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -70,6 +71,8 @@ public:
 
     // The caller's role (kNone when the project is missing or invisible to them).
     Result<auth::Role> RoleOf(const auth::Principal& caller, std::int64_t id);
+    // The ids of every project the caller may read (Viewer or more), in `tx`.
+    static Result<std::set<std::int64_t>> ReadableIds(store::Tx& tx, const auth::Principal& caller);
 
     Result<std::vector<Collaborator>> Collaborators(std::int64_t id);
     Result<Collaborator> SetCollaborator(std::int64_t id, std::string_view username,

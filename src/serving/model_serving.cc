@@ -4,12 +4,15 @@
 #include <algorithm>
 #include <cmath>
 #include <fstream>
+#include <future>
+#include <set>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
 
 #include "core/crypto.h"
 #include "core/log.h"
+#include "lineage/lineage_yaml.h"
 #include "metrics/metrics_service.h"
 
 namespace lathe::serving {
@@ -432,6 +435,226 @@ Result<Build> ModelServing::StartBuild(std::int64_t project_id, std::int64_t mod
     return created;
 }
 
+Result<Build> ModelServing::Rebuild(std::int64_t project_id, std::int64_t model_id,
+                                    std::int64_t build_id, std::int64_t user_id) {
+    ASSIGN_OR_RETURN(Build source, registry_.GetBuild(model_id, build_id));
+    if (source.project_id != project_id) {
+        return MakeError(ErrorCode::kNotFound, "build " + std::to_string(build_id) +
+                                                   " does not exist");
+    }
+    if (source.snapshot.empty()) {
+        return MakeError(ErrorCode::kConflict, "build " + std::to_string(build_id) +
+                                                   " has no snapshot yet; wait until it ran");
+    }
+    Build b;
+    b.model_id = model_id;
+    b.project_id = project_id;
+    b.file_path = source.file_path;
+    b.function_name = source.function_name;
+    b.kernel = source.kernel;
+    b.comment = "rebuild of build " + std::to_string(build_id);
+    b.environment = source.environment;
+    b.created_by = user_id;
+    b.rebuild_of = build_id;
+    ASSIGN_OR_RETURN(Build created, registry_.CreateBuild(std::move(b)));
+    {
+        std::lock_guard lock(build_mu_);
+        build_queue_.push_back(created.id);
+    }
+    build_wake_.notify_all();
+    return created;
+}
+
+void ModelServing::WriteLineageCheck(const fs::path& dir, const std::string& model_name) {
+    std::ifstream in(dir / "lineage.yaml", std::ios::binary);
+    std::string text;
+    if (in) {
+        text.assign(std::istreambuf_iterator<char>(in), {});
+    }
+    std::string report;
+    if (!in) {
+        report = "no lineage.yaml: the build's training data is what jobs recorded\n";
+    } else {
+        auto file = lineage::ParseLineageYaml(text);
+        for (const auto& p : file.problems) {
+            report += "warning: " + p + "\n";
+        }
+        auto entry = file.models.find(model_name);
+        if (entry == file.models.end()) {
+            report += "lineage.yaml has no entry for \"" + model_name + "\"";
+            if (!file.models.empty()) {
+                report += " (it names";
+                int shown = 0;
+                for (const auto& [name, _] : file.models) {
+                    if (shown++ == 5) {
+                        report += " ...";
+                        break;
+                    }
+                    report += " \"" + name + "\"";
+                }
+                report += ")";
+            }
+            report += "\n";
+        } else {
+            report += "lineage.yaml: \"" + model_name + "\" trained on " +
+                      std::to_string(entry->second.hive_tables.size() +
+                                     entry->second.datasets.size()) +
+                      " dataset(s)\n";
+        }
+    }
+    std::error_code ec;
+    fs::create_directories(dir / ".lathe", ec);
+    std::ofstream out(dir / ".lathe" / "lineage-check.txt", std::ios::trunc);
+    out << report;
+}
+
+void ModelServing::AddReproducibility(const Build& build, json& info) {
+    const fs::path dir = BuildDir(build.id);
+    std::ifstream in(dir / "lineage.yaml", std::ios::binary);
+    if (in) {
+        std::string text(std::istreambuf_iterator<char>(in), {});
+        info["lineage_yaml"] = text.size() <= 65536 ? json(lineage::ValidUtf8(text)) : json(nullptr);
+        info["lineage_yaml_sha256"] = Sha256Hex(text);
+        auto file = lineage::ParseLineageYaml(text);
+        info["lineage_problems"] = file.problems;
+        auto model = registry_.GetModelById(build.model_id);
+        if (model) {
+            auto entry = file.models.find(model->name);
+            if (entry != file.models.end()) {
+                info["lineage"] = lineage::DeclarationJson(entry->second);
+            }
+        }
+    }
+    // Names only: values may be secrets.
+    std::set<std::string> names;
+    for (const auto& [k, _] : build.environment) {
+        names.insert(k);
+    }
+    if (auto project_env = environment_.List(build.project_id)) {
+        for (const auto& v : *project_env) {
+            names.insert(v.name);
+        }
+    }
+    info["environment_names"] = names;
+    info["snapshot"] = build.snapshot;
+    info["kernel"] = build.kernel;
+}
+
+Result<json> ModelServing::Verify(std::int64_t project_id, std::int64_t model_id,
+                                  std::int64_t build_id) {
+    ASSIGN_OR_RETURN(Build rebuilt, registry_.GetBuild(model_id, build_id));
+    if (rebuilt.project_id != project_id) {
+        return MakeError(ErrorCode::kNotFound, "build " + std::to_string(build_id) +
+                                                   " does not exist");
+    }
+    if (!rebuilt.rebuild_of) {
+        return MakeError(ErrorCode::kBadRequest,
+                         "build " + std::to_string(build_id) +
+                             " is not a rebuild; start one with POST .../builds/" +
+                             std::to_string(build_id) + ":rebuild and verify that");
+    }
+    ASSIGN_OR_RETURN(Build source, registry_.GetBuildById(*rebuilt.rebuild_of));
+    json out = {{"build_id", build_id},
+                {"rebuild_of", source.id},
+                {"state", BuildStateName(rebuilt.state)},
+                {"snapshot", source.snapshot}};
+    json differences = json::array();
+    auto differ = [&](const std::string& what, const json& before, const json& after) {
+        if (before != after) {
+            differences.push_back({{"field", what}, {"original", before}, {"rebuild", after}});
+        }
+    };
+    if (rebuilt.state == BuildState::kBuilt) {
+        const json& a = source.info;
+        const json& b = rebuilt.info;
+        for (const char* key : {"python", "interpreter", "file", "function", "kernel",
+                                "build_script_output_sha256", "environment_names",
+                                "lineage_yaml_sha256"}) {
+            differ(key, a.value(key, json(nullptr)), b.value(key, json(nullptr)));
+        }
+        // Packages compared by name, so one added or changed version reads as such.
+        std::map<std::string, std::string> pa;
+        std::map<std::string, std::string> pb;
+        for (const auto& [src, dst] : {std::pair{&a, &pa}, std::pair{&b, &pb}}) {
+            if (src->contains("packages") && (*src)["packages"].is_array()) {
+                for (const auto& p : (*src)["packages"]) {
+                    if (p.is_object()) {
+                        (*dst)[p.value("name", "")] = p.value("version", "");
+                    }
+                }
+            }
+        }
+        for (const auto& [name, version] : pa) {
+            auto other = pb.find(name);
+            differ("package " + name, version,
+                   other == pb.end() ? json(nullptr) : json(other->second));
+        }
+        for (const auto& [name, version] : pb) {
+            if (!pa.count(name)) {
+                differ("package " + name, nullptr, version);
+            }
+        }
+    }
+    out["differences"] = differences;
+    out["reproduced"] = rebuilt.state == BuildState::kBuilt && differences.empty();
+    if (rebuilt.state == BuildState::kFailed) {
+        out["reason"] = rebuilt.reason;
+    }
+    ASSIGN_OR_RETURN(auto corrupted, snapshots_.Verify(source.snapshot));
+    out["snapshot_intact"] = corrupted.empty();
+    out["corrupted_files"] = corrupted;
+    ASSIGN_OR_RETURN(Snapshot snap, snapshots_.Load(source.snapshot));
+    const fs::path files = options_.projects_dir / std::to_string(project_id) / "files";
+    ASSIGN_OR_RETURN(SnapshotDiff diff, DiffWithDirectory(snap, files));
+    out["project_changes"] = {{"changed", diff.changed},
+                              {"added", diff.added},
+                              {"removed", diff.removed},
+                              {"truncated", diff.truncated}};
+    return out;
+}
+
+Result<std::string> ModelServing::CallBuild(std::int64_t model_id, std::int64_t build_id,
+                                            const std::string& request,
+                                            std::chrono::milliseconds timeout) {
+    std::optional<ServingTarget> target;
+    {
+        std::shared_lock lock(index_mu_);
+        auto key = key_of_model_.find(model_id);
+        if (key != key_of_model_.end()) {
+            auto t = by_key_.find(key->second);
+            if (t != by_key_.end()) {
+                target = t->second;
+            }
+        }
+    }
+    if (!target || !target->pool) {
+        return MakeError(ErrorCode::kConflict, "the model has no running deployment; deploy build " +
+                                                   std::to_string(build_id) + " first");
+    }
+    {
+        std::lock_guard lock(mu_);
+        auto rt = deployments_.find(target->deployment_id);
+        if (rt == deployments_.end() || rt->second->build.id != build_id) {
+            return MakeError(ErrorCode::kConflict,
+                             "the model's running deployment serves another build; deploy build " +
+                                 std::to_string(build_id) + " first");
+        }
+    }
+    auto promise = std::make_shared<std::promise<CallOutcome>>();
+    auto future = promise->get_future();
+    Call(*target, request, [promise](CallOutcome outcome) { promise->set_value(std::move(outcome)); });
+    if (future.wait_for(timeout) != std::future_status::ready) {
+        return MakeError(ErrorCode::kUnavailable, "the model did not answer in time");
+    }
+    CallOutcome outcome = future.get();
+    if (outcome.status != 200) {
+        return MakeError(outcome.status == 500 ? ErrorCode::kBadRequest : ErrorCode::kUnavailable,
+                         "the model answered " + std::to_string(outcome.status) + ": " +
+                             outcome.body.substr(0, 2000));
+    }
+    return std::move(outcome.body);
+}
+
 void ModelServing::FailBuild(std::int64_t build_id, const std::string& reason) {
     auto st = registry_.SetBuildState(build_id, BuildState::kFailed, reason);
     if (!st) {
@@ -465,12 +688,29 @@ void ModelServing::RunBuild(std::int64_t build_id) {
         return;  // the model was deleted meanwhile
     }
     const fs::path files = options_.projects_dir / std::to_string(build->project_id) / "files";
-    CaptureLimits limits;
-    limits.max_bytes = options_.max_snapshot_bytes;
-    auto snapshot = snapshots_.Capture(files, limits);
-    if (!snapshot) {
-        FailBuild(build_id, "cannot snapshot the project's files: " + snapshot.error().message);
-        return;
+    Result<Snapshot> snapshot = MakeError(ErrorCode::kInternal, "no snapshot");
+    if (build->rebuild_of) {
+        // A rebuild uses the very files of the build it repeats, whatever the project holds now.
+        auto source = registry_.GetBuildById(*build->rebuild_of);
+        if (!source || source->snapshot.empty()) {
+            FailBuild(build_id, "build " + std::to_string(*build->rebuild_of) +
+                                    " has no snapshot to rebuild from");
+            return;
+        }
+        snapshot = snapshots_.Load(source->snapshot);
+        if (!snapshot) {
+            FailBuild(build_id, "the snapshot of build " + std::to_string(*build->rebuild_of) +
+                                    " is gone: " + snapshot.error().message);
+            return;
+        }
+    } else {
+        CaptureLimits limits;
+        limits.max_bytes = options_.max_snapshot_bytes;
+        snapshot = snapshots_.Capture(files, limits);
+        if (!snapshot) {
+            FailBuild(build_id, "cannot snapshot the project's files: " + snapshot.error().message);
+            return;
+        }
     }
     (void)registry_.SetBuildSnapshot(build_id, snapshot->id,
                                      static_cast<std::int64_t>(snapshot->files.size()),
@@ -495,6 +735,7 @@ void ModelServing::RunBuild(std::int64_t build_id) {
     if (!model) {
         return;
     }
+    WriteLineageCheck(dir, model->name);
     compute::Workload w;
     w.project_id = build->project_id;
     w.owner_user_id = build->created_by;
@@ -851,6 +1092,7 @@ void ModelServing::OnWorkloadFinished(const compute::Workload& w) {
                     info = json::object();
                 }
             }
+            AddReproducibility(**build, info);
             (void)registry_.SetBuildState((*build)->id, BuildState::kBuilt, "", &info);
         } else {
             std::string reason = w.reason.empty() ? std::string(compute::StateName(w.state))

@@ -118,6 +118,19 @@ public:
     Status DeleteModel(std::int64_t project_id, std::int64_t model_id, const std::string& by);
     Result<Build> StartBuild(std::int64_t project_id, std::int64_t model_id, std::int64_t user_id,
                              const BuildRequest& request);
+    // A new build from the very snapshot of `build_id` (same file, function, kernel and
+    // build-time variables), to check that it reproduces.
+    Result<Build> Rebuild(std::int64_t project_id, std::int64_t model_id, std::int64_t build_id,
+                          std::int64_t user_id);
+    // How a rebuild differs from the build it repeats, whether that build's stored files are
+    // intact, and what changed in the project since: {"build_id", "rebuild_of", "state",
+    // "reproduced", "differences": [...], "snapshot_intact", "corrupted_files", "project_changes"}.
+    Result<nlohmann::json> Verify(std::int64_t project_id, std::int64_t model_id,
+                                  std::int64_t build_id);
+    // Calls the model's serving deployment and waits for the answer (body as the replica gave
+    // it); kConflict when no deployment serves `build_id`.
+    Result<std::string> CallBuild(std::int64_t model_id, std::int64_t build_id,
+                                  const std::string& request, std::chrono::milliseconds timeout);
     Result<Deployment> Deploy(std::int64_t project_id, std::int64_t model_id,
                               std::int64_t build_id, std::int64_t user_id,
                               const DeploymentConfig& config);
@@ -201,6 +214,11 @@ private:
     void BuildLoop();
     void RunBuild(std::int64_t build_id);
     void FailBuild(std::int64_t build_id, const std::string& reason);
+    // Parses the build's lineage.yaml and leaves what the build log should say in
+    // .lathe/lineage-check.txt (the worker prints it).
+    void WriteLineageCheck(const std::filesystem::path& dir, const std::string& model_name);
+    // Adds to a successful build's record what reproducing it needs.
+    void AddReproducibility(const Build& build, nlohmann::json& info);
     std::map<std::string, std::string> BaseEnv(std::int64_t project_id);
     std::filesystem::path BuildDir(std::int64_t build_id) const;
     std::string Token(std::int64_t workload_id) const;

@@ -69,7 +69,8 @@ Model ModelFromRow(const store::Row& r) {
 constexpr std::string_view kBuildColumns =
     "b.id, b.uuid, b.model_id, b.project_id, b.state, b.reason, b.file_path, b.function_name, "
     "b.kernel, b.comment, b.environment, b.snapshot, b.snapshot_files, b.snapshot_bytes, "
-    "b.workload_id, b.info, b.created_by, u.username, b.created_at, b.started_at, b.finished_at";
+    "b.workload_id, b.info, b.created_by, u.username, b.created_at, b.started_at, b.finished_at, "
+    "b.rebuild_of, b.version";
 constexpr std::string_view kBuildFrom = " FROM model_builds b JOIN users u ON u.id = b.created_by ";
 
 Build BuildFromRow(const store::Row& r) {
@@ -102,6 +103,8 @@ Build BuildFromRow(const store::Row& r) {
     b.created_at = r.Int(18);
     b.started_at = OptionalInt(r, 19);
     b.finished_at = OptionalInt(r, 20);
+    b.rebuild_of = OptionalInt(r, 21);
+    b.version = r.Int(22);
     return b;
 }
 
@@ -346,11 +349,15 @@ Result<Build> ModelRegistry::CreateBuild(Build b) {
         ASSIGN_OR_RETURN(
             id, tx.InsertReturningId(
                     "INSERT INTO model_builds (uuid, model_id, project_id, state, file_path, "
-                    "function_name, kernel, comment, environment, created_by, created_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                    "function_name, kernel, comment, environment, created_by, created_at, "
+                    "rebuild_of, version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+                    "(SELECT COALESCE(MAX(version), 0) + 1 FROM model_builds WHERE model_id = ?)) "
+                    "RETURNING id",
                     {RandomUuid(), b.model_id, b.project_id,
                      std::string(BuildStateName(BuildState::kQueued)), b.file_path,
-                     b.function_name, b.kernel, b.comment, env.dump(), b.created_by, now}));
+                     b.function_name, b.kernel, b.comment, env.dump(), b.created_by, now,
+                     b.rebuild_of ? store::Value(*b.rebuild_of) : store::Value(nullptr),
+                     b.model_id}));
         RETURN_IF_ERROR(
             tx.Exec("UPDATE models SET updated_at = ? WHERE id = ?", {now, b.model_id}));
         return {};
@@ -635,6 +642,84 @@ Result<std::vector<std::pair<std::int64_t, std::string>>> ModelRegistry::Replica
                                              {deployment_id}));
         for (const auto& r : rows) {
             out.emplace_back(r.Int(0), r.Text(1));
+        }
+        return {};
+    }));
+    return out;
+}
+
+// ---- aliases and examples
+
+Status ModelRegistry::SetAlias(std::int64_t model_id, const std::string& alias,
+                               std::int64_t build_id, std::int64_t user_id) {
+    return store_.Write([&](store::Tx& tx) -> Status {
+        RETURN_IF_ERROR(tx.Exec("DELETE FROM model_aliases WHERE model_id = ? AND alias = ?",
+                                {model_id, alias}));
+        RETURN_IF_ERROR(tx.Exec("INSERT INTO model_aliases (model_id, alias, build_id, set_by, "
+                                "set_at) VALUES (?, ?, ?, ?, ?)",
+                                {model_id, alias, build_id, user_id, clock_.NowMs()}));
+        return {};
+    });
+}
+
+Status ModelRegistry::RemoveAlias(std::int64_t model_id, const std::string& alias) {
+    return store_.Write([&](store::Tx& tx) -> Status {
+        ASSIGN_OR_RETURN(auto n, tx.Exec("DELETE FROM model_aliases WHERE model_id = ? AND "
+                                         "alias = ?",
+                                         {model_id, alias}));
+        if (n == 0) {
+            return MakeError(ErrorCode::kNotFound, "the model has no alias \"" + alias + "\"");
+        }
+        return {};
+    });
+}
+
+Result<std::vector<ModelAlias>> ModelRegistry::Aliases(std::int64_t model_id) {
+    std::vector<ModelAlias> out;
+    RETURN_IF_ERROR(store_.Read([&](store::Tx& tx) -> Status {
+        ASSIGN_OR_RETURN(auto rows,
+                         tx.Query("SELECT a.alias, a.build_id, b.version, u.username, a.set_at "
+                                  "FROM model_aliases a JOIN model_builds b ON b.id = a.build_id "
+                                  "JOIN users u ON u.id = a.set_by WHERE a.model_id = ? ORDER BY "
+                                  "a.alias",
+                                  {model_id}));
+        for (const auto& r : rows) {
+            out.push_back({r.Text(0), r.Int(1), r.Int(2), r.Text(3), r.Int(4)});
+        }
+        return {};
+    }));
+    return out;
+}
+
+Result<BuildExample> ModelRegistry::AddExample(std::int64_t build_id, const std::string& request,
+                                               const std::string& response) {
+    BuildExample e{0, build_id, request, response, clock_.NowMs()};
+    RETURN_IF_ERROR(store_.Write([&](store::Tx& tx) -> Status {
+        ASSIGN_OR_RETURN(auto count, tx.QueryOne("SELECT COUNT(*) FROM build_examples WHERE "
+                                                 "build_id = ?",
+                                                 {build_id}));
+        if (count && count->Int(0) >= kMaxExamplesPerBuild) {
+            return MakeError(ErrorCode::kConflict,
+                             "a build keeps at most " + std::to_string(kMaxExamplesPerBuild) +
+                                 " examples");
+        }
+        ASSIGN_OR_RETURN(e.id, tx.InsertReturningId(
+                                   "INSERT INTO build_examples (build_id, request, response, "
+                                   "created_at) VALUES (?, ?, ?, ?) RETURNING id",
+                                   {build_id, request, response, e.created_at}));
+        return {};
+    }));
+    return e;
+}
+
+Result<std::vector<BuildExample>> ModelRegistry::Examples(std::int64_t build_id) {
+    std::vector<BuildExample> out;
+    RETURN_IF_ERROR(store_.Read([&](store::Tx& tx) -> Status {
+        ASSIGN_OR_RETURN(auto rows, tx.Query("SELECT id, build_id, request, response, created_at "
+                                             "FROM build_examples WHERE build_id = ? ORDER BY id",
+                                             {build_id}));
+        for (const auto& r : rows) {
+            out.push_back({r.Int(0), r.Int(1), r.Text(2), r.Text(3), r.Int(4)});
         }
         return {};
     }));

@@ -61,7 +61,29 @@ struct Build {
     std::int64_t created_at = 0;
     std::optional<std::int64_t> started_at;
     std::optional<std::int64_t> finished_at;
+    std::optional<std::int64_t> rebuild_of;  // rebuilt from that build's snapshot
+    std::int64_t version = 0;                // 1, 2, ... per model, in creation order
 };
+
+// A name ("champion", "challenger") pointing at one build of a model.
+struct ModelAlias {
+    std::string alias;
+    std::int64_t build_id = 0;
+    std::int64_t version = 0;
+    std::string set_by;
+    std::int64_t set_at = 0;
+};
+
+// A request and the answer a build gave, replayed against later builds.
+struct BuildExample {
+    std::int64_t id = 0;
+    std::int64_t build_id = 0;
+    std::string request;   // JSON text
+    std::string response;  // JSON text
+    std::int64_t created_at = 0;
+};
+
+inline constexpr std::int64_t kMaxExamplesPerBuild = 1000;
 
 // How a deployment runs and serves; stored as JSON.
 struct DeploymentConfig {
@@ -148,6 +170,14 @@ public:
     Status SetDeploymentState(std::int64_t deployment_id, DeploymentState state,
                               const std::string& reason);
     Status SetDeploymentConfig(std::int64_t deployment_id, const DeploymentConfig& config);
+
+    Status SetAlias(std::int64_t model_id, const std::string& alias, std::int64_t build_id,
+                    std::int64_t user_id);
+    Status RemoveAlias(std::int64_t model_id, const std::string& alias);
+    Result<std::vector<ModelAlias>> Aliases(std::int64_t model_id);
+    Result<BuildExample> AddExample(std::int64_t build_id, const std::string& request,
+                                    const std::string& response);
+    Result<std::vector<BuildExample>> Examples(std::int64_t build_id);
 
     Status AddReplica(std::int64_t workload_id, std::int64_t deployment_id,
                       const std::string& replica_id);

@@ -16,7 +16,9 @@
 #include <cstdlib>
 #include <deque>
 #include <nlohmann/json.hpp>
+#include <map>
 #include <optional>
+#include <set>
 #include <string_view>
 #include <system_error>
 #include <unordered_map>
@@ -1232,6 +1234,97 @@ Result<CollectStats> SnapshotStore::Collect(const std::set<std::string>& live) {
         }
     }
     return stats;
+}
+
+
+Result<std::string> FileSha256(const std::filesystem::path& path) {
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+    if (fd.get() < 0) {
+        return OsError("open", path.string(), errno);
+    }
+    crypto_hash_sha256_state hash;
+    crypto_hash_sha256_init(&hash);
+    std::vector<char> buffer(1 << 16);
+    for (;;) {
+        ssize_t n = ::read(fd.get(), buffer.data(), buffer.size());
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0) {
+            return OsError("read", path.string(), errno);
+        }
+        if (n == 0) {
+            break;
+        }
+        crypto_hash_sha256_update(&hash, reinterpret_cast<const unsigned char*>(buffer.data()),
+                                  static_cast<unsigned long long>(n));
+    }
+    unsigned char digest[crypto_hash_sha256_BYTES];
+    crypto_hash_sha256_final(&hash, digest);
+    return HexEncode(std::string_view(reinterpret_cast<const char*>(digest), sizeof digest));
+}
+
+Result<std::vector<std::string>> SnapshotStore::Verify(const std::string& id) const {
+    ASSIGN_OR_RETURN(Snapshot snapshot, Load(id));
+    std::vector<std::string> bad;
+    for (const auto& f : snapshot.files) {
+        auto hex = FileSha256(root_ / "blobs" / BlobName(f.blob, f.executable));
+        if (!hex || *hex != f.blob) {
+            bad.push_back(f.path);
+        }
+    }
+    return bad;
+}
+
+Result<SnapshotDiff> DiffWithDirectory(const Snapshot& snapshot, const std::filesystem::path& dir,
+                                       std::int64_t max_files) {
+    std::map<std::string, const SnapshotFile*> before;
+    for (const auto& f : snapshot.files) {
+        before[f.path] = &f;
+    }
+    SnapshotDiff diff;
+    std::set<std::string> present;
+    std::error_code ec;
+    fs::recursive_directory_iterator it(dir, fs::directory_options::skip_permission_denied, ec);
+    if (ec) {
+        return MakeError(ErrorCode::kNotFound, "cannot read " + dir.string() + ": " + ec.message());
+    }
+    std::int64_t files = 0;
+    for (; !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+        if (!it->is_regular_file(ec) || it->is_symlink(ec)) {
+            continue;
+        }
+        if (++files > max_files) {
+            diff.truncated = true;
+            break;
+        }
+        const std::string rel = fs::relative(it->path(), dir, ec).generic_string();
+        present.insert(rel);
+        auto found = before.find(rel);
+        if (found == before.end()) {
+            diff.added.push_back(rel);
+            continue;
+        }
+        const auto size = static_cast<std::int64_t>(it->file_size(ec));
+        if (size != found->second->size) {
+            diff.changed.push_back(rel);
+            continue;
+        }
+        auto hex = FileSha256(it->path());
+        if (!hex || *hex != found->second->blob) {
+            diff.changed.push_back(rel);
+        }
+    }
+    if (!diff.truncated) {
+        for (const auto& [path, _] : before) {
+            if (!present.count(path)) {
+                diff.removed.push_back(path);
+            }
+        }
+    }
+    std::sort(diff.changed.begin(), diff.changed.end());
+    std::sort(diff.added.begin(), diff.added.end());
+    return diff;
 }
 
 }  // namespace lathe::serving

@@ -52,6 +52,22 @@ struct CollectStats {
 // parses one way only, and the same tree always gives the same id.
 std::string ComputeSnapshotId(const std::vector<SnapshotFile>& files);
 
+// How a directory differs from a snapshot now; paths sorted.
+struct SnapshotDiff {
+    std::vector<std::string> changed;
+    std::vector<std::string> added;
+    std::vector<std::string> removed;
+    bool truncated = false;  // more than max_files files: the rest were not compared
+};
+
+// Compares `dir` (regular files, hidden ones included, symlinks not followed) with `snapshot`,
+// hashing the files whose size matches. Blocking file I/O.
+Result<SnapshotDiff> DiffWithDirectory(const Snapshot& snapshot, const std::filesystem::path& dir,
+                                       std::int64_t max_files = 100000);
+
+// sha256 hex of a file's bytes, read in chunks.
+Result<std::string> FileSha256(const std::filesystem::path& path);
+
 // The store under `root` (created 0700 on first Capture or Collect):
 //   blobs/<2 hex>/<62 hex>     content stored from a non-executable file: mode 0444
 //   blobs/<2 hex>/<62 hex>.x   content stored from an executable file: mode 0555
@@ -120,6 +136,10 @@ public:
     // store does not hold are ignored; a live manifest that cannot be read fails the call before
     // anything is removed.
     Result<CollectStats> Collect(const std::set<std::string>& live);
+
+    // Re-reads the stored content of every file of the snapshot and checks it against its hash:
+    // the paths whose stored bytes no longer match (empty when the snapshot is intact).
+    Result<std::vector<std::string>> Verify(const std::string& id) const;
 
     const std::filesystem::path& root() const { return root_; }
 

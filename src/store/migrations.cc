@@ -303,6 +303,65 @@ CREATE INDEX alert_deliveries_due ON alert_deliveries(state, next_attempt_at);
 ALTER TABLE api_keys ADD COLUMN model_id BIGINT REFERENCES models(id) ON DELETE CASCADE;
 CREATE INDEX api_keys_model ON api_keys(model_id);
 )sql"},
+        {10, "lineage",
+         R"sql(
+CREATE TABLE lineage_nodes (
+    id {{id}},
+    crn TEXT NOT NULL UNIQUE,
+    kind TEXT NOT NULL,
+    name TEXT NOT NULL,
+    qualified_name TEXT NOT NULL,
+    project_id BIGINT,
+    ref_id BIGINT,
+    attributes TEXT NOT NULL DEFAULT '{}',
+    emitted TEXT NOT NULL DEFAULT '',
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+CREATE UNIQUE INDEX lineage_nodes_ref ON lineage_nodes(kind, ref_id) WHERE ref_id IS NOT NULL;
+CREATE INDEX lineage_nodes_project ON lineage_nodes(project_id);
+CREATE INDEX lineage_nodes_name ON lineage_nodes(name);
+CREATE TABLE lineage_edges (
+    id {{id}},
+    from_id BIGINT NOT NULL REFERENCES lineage_nodes(id) ON DELETE CASCADE,
+    to_id BIGINT NOT NULL REFERENCES lineage_nodes(id) ON DELETE CASCADE,
+    kind TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    UNIQUE (from_id, to_id, kind)
+);
+CREATE INDEX lineage_edges_to ON lineage_edges(to_id);
+CREATE TABLE lineage_outbox (
+    id {{id}},
+    target TEXT NOT NULL,
+    body TEXT NOT NULL,
+    attempts BIGINT NOT NULL DEFAULT 0,
+    next_attempt_at BIGINT NOT NULL,
+    last_error TEXT NOT NULL DEFAULT '',
+    created_at BIGINT NOT NULL,
+    delivered_at BIGINT
+);
+CREATE INDEX lineage_outbox_due ON lineage_outbox(delivered_at, next_attempt_at);
+CREATE TABLE model_aliases (
+    model_id BIGINT NOT NULL REFERENCES models(id) ON DELETE CASCADE,
+    alias TEXT NOT NULL,
+    build_id BIGINT NOT NULL REFERENCES model_builds(id) ON DELETE CASCADE,
+    set_by BIGINT NOT NULL REFERENCES users(id),
+    set_at BIGINT NOT NULL,
+    PRIMARY KEY (model_id, alias)
+);
+CREATE TABLE build_examples (
+    id {{id}},
+    build_id BIGINT NOT NULL REFERENCES model_builds(id) ON DELETE CASCADE,
+    request TEXT NOT NULL,
+    response TEXT NOT NULL,
+    created_at BIGINT NOT NULL
+);
+CREATE INDEX build_examples_build ON build_examples(build_id);
+ALTER TABLE model_builds ADD COLUMN rebuild_of BIGINT REFERENCES model_builds(id) ON DELETE SET NULL;
+ALTER TABLE model_builds ADD COLUMN version BIGINT NOT NULL DEFAULT 0;
+UPDATE model_builds SET version = (SELECT COUNT(*) FROM model_builds b2
+    WHERE b2.model_id = model_builds.model_id AND b2.id <= model_builds.id);
+)sql"},
     };
     return kMigrations;
 }

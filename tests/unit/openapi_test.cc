@@ -60,14 +60,19 @@ protected:
             [](std::int64_t, std::int64_t) -> Result<metrics::MonitorTarget> {
                 return MakeError(ErrorCode::kNotFound, "no models here");
             });
+        exporter_ = std::make_unique<lineage::Exporter>(*store_, clock_, lineage::ExporterOptions{});
+        lineage_ = std::make_unique<lineage::Lineage>(*store_, clock_, lineage::LineageOptions{},
+                                                      nullptr, exporter_.get());
         services_ = std::make_unique<api::Services>(
             api::Services{*store_, *accounts_, *teams_, *audit_, *projects_, *env_, config_, clock_,
                           dir_, *workloads_, *logs_, *scheduler_, *jobs_, *experiments_, *models_,
-                          *serving_, *metrics_, *monitors_});
+                          *serving_, *metrics_, *monitors_, *lineage_, *exporter_});
         api::RegisterRoutes(router_, *services_);
     }
     void TearDown() override {
         services_.reset();
+        lineage_.reset();
+        exporter_.reset();
         monitors_.reset();
         metrics_.reset();
         std::error_code ec;
@@ -80,6 +85,8 @@ protected:
     std::unique_ptr<store::SqliteStore> store_;
     std::unique_ptr<metrics::MetricsService> metrics_;
     std::unique_ptr<metrics::Monitors> monitors_;
+    std::unique_ptr<lineage::Exporter> exporter_;
+    std::unique_ptr<lineage::Lineage> lineage_;
     std::unique_ptr<SecretBox> box_;
     std::unique_ptr<auth::Accounts> accounts_;
     std::unique_ptr<auth::Teams> teams_;
@@ -160,9 +167,11 @@ TEST_F(ApiRoutesTest, OnlyHealthDocsAndLoginArePublic) {
             public_routes.insert(route->method + " " + route->pattern);
         }
     }
+    // The web UI's static files (GET / and the SPA's paths) hold no data: the API calls they make do.
     EXPECT_EQ(public_routes, (std::set<std::string>{"GET /healthz", "GET /readyz",
                                                      "GET /api/v2/openapi.json",
-                                                     "POST /api/v2/auth/login"}));
+                                                     "POST /api/v2/auth/login", "GET /",
+                                                     "GET /{path+}"}));
 }
 
 TEST_F(ApiRoutesTest, ModelCallsAreTheOnlyRoutesLeftToTheModelsAuthSwitch) {

@@ -151,6 +151,7 @@ const std::map<std::string_view, Role>& ExpectedProjectLadder() {
         {"project.models.write", Role::kContributor},
         {"project.metrics.read", Role::kViewer},
         {"project.metrics.write", Role::kOperator},
+        {"project.lineage.write", Role::kOperator},
     };
     return kLadder;
 }

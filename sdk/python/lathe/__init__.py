@@ -10,13 +10,14 @@
     lathe.track_delayed_metrics({"label": 1}, uuid)      # ground truth, later
     lathe.track_accuracy("label", "score", start_ms, end_ms)   # evaluate a window, record it
     lathe.read_metrics(start_timestamp_ms=start_ms)
+    lathe.lineage.used("default.telco_churn@cm")          # lineage from a job run
 
 `cdsw` and `cml` (`cml.metrics_v1`, `cml.models_v1`) are CML's names for the same functions, so
 code written for CML runs unchanged. Standard library only; nothing here touches the network at
 import time. See sdk/python/README.md for the environment variables and dev mode.
 """
 
-from . import accuracy
+from . import accuracy, lineage
 from .accuracy import evaluate, track_accuracy
 from .errors import LatheError
 from .metrics import (
@@ -38,6 +39,7 @@ __all__ = [
     "call_model",
     "drift",
     "evaluate",
+    "lineage",
     "model_metrics",
     "read_metrics",
     "track_accuracy",
