@@ -31,6 +31,26 @@ std::string TrimSlashes(std::string url) {
     return url;
 }
 
+// RFC 4648 base64 with padding, as HTTP basic authentication encodes "user:password".
+std::string Base64(std::string_view data) {
+    constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    std::string out;
+    for (std::size_t i = 0; i < data.size(); i += 3) {
+        std::uint32_t n = static_cast<unsigned char>(data[i]) << 16;
+        if (i + 1 < data.size()) {
+            n |= static_cast<unsigned char>(data[i + 1]) << 8;
+        }
+        if (i + 2 < data.size()) {
+            n |= static_cast<unsigned char>(data[i + 2]);
+        }
+        out += kAlphabet[(n >> 18) & 63];
+        out += kAlphabet[(n >> 12) & 63];
+        out += i + 1 < data.size() ? kAlphabet[(n >> 6) & 63] : '=';
+        out += i + 2 < data.size() ? kAlphabet[n & 63] : '=';
+    }
+    return out;
+}
+
 bool IsRetryable(long status) {
     return status == 408 || status == 429 || status < 400 || status >= 500;
 }
@@ -150,7 +170,12 @@ Status Exporter::Enqueue(std::string_view target, const std::string& body) {
 }
 
 std::string Exporter::Redact(std::string text) const {
-    for (const std::string* secret : {&options_.atlas_password, &options_.openlineage_api_key}) {
+    // A receiver's error body may echo what it was sent, the basic-auth token included.
+    const std::string basic = options_.atlas_password.empty()
+                                  ? std::string()
+                                  : Base64(options_.atlas_user + ":" + options_.atlas_password);
+    for (const std::string* secret :
+         {&options_.atlas_password, &options_.openlineage_api_key, &basic}) {
         if (secret->size() < 3) {
             continue;  // too short to tell apart from ordinary text; nothing real is this short
         }

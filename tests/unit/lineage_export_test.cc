@@ -293,7 +293,8 @@ struct Received {
 };
 
 // A tiny HTTP/1.1 server on 127.0.0.1, port 0: records every request and answers with the next
-// scripted status (200 once the script runs out), closing each connection.
+// scripted status (200 once the script runs out), closing each connection. Its error bodies echo
+// the Authorization header, so the tests see that no credential reaches a log or last_error.
 class Receiver {
 public:
     Receiver() {
@@ -407,8 +408,14 @@ private:
             }
             requests_.push_back(r);
         }
+        // Error bodies echo the credentials, as a careless receiver might.
+        const std::string echoed =
+            r.headers.count("authorization") ? r.headers["authorization"] : std::string();
         const std::string body =
-            status < 300 ? "{}" : "{\"error\": \"scripted " + std::to_string(status) + "\"}";
+            status < 300
+                ? "{}"
+                : json{{"error", "scripted " + std::to_string(status)}, {"authorization", echoed}}
+                      .dump();
         const std::string reply =
             "HTTP/1.1 " + std::to_string(status) +
             " Scripted\r\nContent-Type: application/json\r\nContent-Length: " +
@@ -718,9 +725,13 @@ TEST_F(ExporterTest, CredentialsGoOnTheWireButNeverIntoTheLog) {
         auto all = exporter.Statuses();
         ASSERT_TRUE(all.has_value());
         for (const auto& s : *all) {
-            EXPECT_EQ(s.last_error.find(kApiKey), std::string::npos);
-            EXPECT_EQ(s.last_error.find(kPassword), std::string::npos);
+            EXPECT_EQ(s.last_error.find(kApiKey), std::string::npos) << s.last_error;
+            EXPECT_EQ(s.last_error.find(kPassword), std::string::npos) << s.last_error;
+            EXPECT_EQ(s.last_error.find(kBasic + 6), std::string::npos) << s.last_error;
         }
+        // What was echoed is kept, with the secrets masked.
+        EXPECT_NE(StatusOf(exporter, "openlineage").last_error.find("Bearer ***"),
+                  std::string::npos);
     }
     SetLogSink(LogSink::Open("-"));
     std::ifstream in(log_path);
