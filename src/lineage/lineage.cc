@@ -841,8 +841,9 @@ Status Lineage::SyncDeployments(store::Tx& tx, bool catch_up,
                                   {"model_id", r.Int(7)},
                                   {"by", r.Text(5)},
                                   {"at", FormatTime(r.Int(6))}};
-            for (const char* key : {"replicas", "cpu", "memory", "min_replicas", "max_replicas"}) {
-                if (config.contains(key)) {
+            for (const char* key : {"replicas", "min_replicas", "max_replicas", "cpu_millicores",
+                                    "memory_mib", "gpus"}) {
+                if (config.contains(key) && !config[key].is_null()) {
                     process.attributes[key] = config[key];
                 }
             }
