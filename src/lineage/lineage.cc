@@ -961,6 +961,16 @@ void Lineage::Emit(const std::vector<std::int64_t>& touched) {
                 if (!ok) {
                     std::string why = n.attributes.value("reason", std::string());
                     end.error_message = why.empty() ? "the " + n.kind + " ended " + state : why;
+                    // The language of the code that failed: the job's kernel, or the model's.
+                    std::string kernel = n.attributes.value("kernel", std::string());
+                    for (const auto& o : inputs) {
+                        if (o.kind == "job") {
+                            kernel = o.attributes.value("kernel", kernel);
+                        }
+                    }
+                    end.programming_language = kernel == "r"                  ? "R"
+                                               : kernel.starts_with("python") ? "python"
+                                                                              : kernel;
                 }
                 events.push_back(end);
             }
