@@ -24,6 +24,8 @@ constexpr std::string_view kGeneralHelp =
     "  files ...          list, upload, download, move and remove project files\n"
     "  job ...            define jobs, run and stop them, read their logs\n"
     "  model ...          build and deploy models, read their logs, call them\n"
+    "  lineage ...        show, search and export the lineage graph\n"
+    "  catalog            list the models of every project you can see\n"
     "  key ...            create, list and revoke API keys\n"
     "  server ...         run the Lathe server (see `lathe server --help`)\n"
     "  help [COMMAND]     show help for a command\n"
@@ -80,6 +82,12 @@ CommandFunction FindCommand(std::string_view name) {
     }
     if (name == "model" || name == "models") {
         return RunModel;
+    }
+    if (name == "lineage") {
+        return RunLineage;
+    }
+    if (name == "catalog") {
+        return RunCatalog;
     }
     return nullptr;
 }
@@ -175,7 +183,8 @@ Result<void> RunAction(const Invocation& invocation,
 
 bool IsCliCommand(std::string_view name) {
     return name == "login" || name == "logout" || name == "project" || name == "files" ||
-           name == "key" || name == "job" || name == "model";
+           name == "key" || name == "job" || name == "model" || name == "lineage" ||
+           name == "catalog";
 }
 
 int Main(const std::vector<std::string>& args) {

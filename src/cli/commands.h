@@ -6,6 +6,7 @@
 #include <string>
 #include <string_view>
 
+#include "cli/api_client.h"
 #include "cli/cli_error.h"
 #include "cli/connection.h"
 
@@ -18,6 +19,8 @@ Result<void> RunFiles(const Invocation& invocation);
 Result<void> RunKey(const Invocation& invocation);
 Result<void> RunJob(const Invocation& invocation);
 Result<void> RunModel(const Invocation& invocation);
+Result<void> RunLineage(const Invocation& invocation);
+Result<void> RunCatalog(const Invocation& invocation);
 
 // Help for one command: `synopsis` is the usage line, shown alone after a usage error;
 // `details` follows it for --help.
@@ -45,6 +48,9 @@ Result<void> RunAction(const Invocation& invocation,
                        std::string_view group,
                        const CommandHelp& group_help,
                        std::span<const CommandAction> actions);
+
+// The project named by `spec`: its id, its name, or OWNER/NAME, as `--project` takes it.
+Result<std::int64_t> FindProject(ApiClient& client, const std::string& spec);
 
 // Parses a positive integer id (project, key, job, run) given on the command line.
 Result<std::int64_t> ParseId(std::string_view text, std::string_view what, const CommandHelp& help);

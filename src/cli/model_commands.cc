@@ -31,7 +31,8 @@ namespace lathe::cli {
 namespace {
 
 constexpr CommandHelp kModelHelp = {
-    "lathe model create|list|show|build|builds|deploy|deployments|stop|restart|logs|call ...",
+    "lathe model create|list|show|build|builds|deploy|deployments|stop|restart|logs|call|\n"
+    "       rebuild|alias|examples ...",
     "Commands:\n"
     "  create NAME [--description D] [--no-auth]       create a model; prints its access key\n"
     "  list [--all]                                     list the project's models\n"
@@ -44,6 +45,11 @@ constexpr CommandHelp kModelHelp = {
     "  restart MODEL                                    replace its replicas one at a time\n"
     "  logs MODEL [--build ID | --replica ID] [-f]      print (or follow) a build or replica log\n"
     "  call MODEL [REQUEST | --data @FILE | -] [--raw]  call the deployed model\n"
+    "  rebuild MODEL BUILD [--verify] [--wait]          rebuild a build from its snapshot and\n"
+    "                                                   check that it reproduces\n"
+    "  alias MODEL [NAME [BUILD | --delete]]            list, set or remove aliases (champion)\n"
+    "  examples MODEL BUILD [--add REQUEST]             list or keep a build's example calls,\n"
+    "       [--replay-against BUILD2]                   or replay them against another build\n"
     "\n"
     "Every command takes --project P: the project's id, its name, or OWNER/NAME. Without it the\n"
     "project is $LATHE_PROJECT (the same forms), else $LATHE_PROJECT_ID (set inside job runs).\n"
@@ -92,10 +98,12 @@ constexpr CommandHelp kBuildHelp = {
     "\n"
     "Ctrl-C stops waiting, not the build. --wait --json prints the ended build.\n"};
 
-constexpr CommandHelp kBuildsHelp = {"lathe model builds MODEL [--project P] [--all]",
-                                     "Lists the model's builds, newest first.\n"
-                                     "\n"
-                                     "  --all   fetch every page, not just the first\n"};
+constexpr CommandHelp kBuildsHelp = {
+    "lathe model builds MODEL [--project P] [--all]",
+    "Lists the model's builds, newest first, with their versions (1, 2, ... in the order they\n"
+    "were made; a rebuild says which build it repeats).\n"
+    "\n"
+    "  --all   fetch every page, not just the first\n"};
 
 constexpr CommandHelp kDeployHelp = {
     "lathe model deploy MODEL [--project P] [--build ID] [--replicas N] [--cpu N] [--memory GIB]\n"
@@ -160,6 +168,48 @@ constexpr CommandHelp kCallHelp = {
     "\n"
     "When the model fails (its function raised, or no replica could answer) the error and the\n"
     "traceback go to stderr and the exit code is 1.\n"};
+
+constexpr CommandHelp kRebuildHelp = {
+    "lathe model rebuild MODEL BUILD [--project P] [--verify] [--wait]",
+    "Rebuilds BUILD from its own snapshot of the project's files, with its file, function,\n"
+    "kernel and build-time variables, whatever the project holds now, to check that it still\n"
+    "builds the same. Prints the new build's id on stdout.\n"
+    "\n"
+    "  --wait     print the rebuild's log on stderr as it is written, until it ends; the exit\n"
+    "             code is then 0 if it was built, 1 if it failed\n"
+    "  --verify   wait (as --wait does), then print how the rebuild compares with BUILD: the\n"
+    "             Python version and interpreter, every package, the build script's output, the\n"
+    "             environment variable names and lineage.yaml; whether the stored snapshot is\n"
+    "             intact; and which project files changed since BUILD. The exit code is 0 when\n"
+    "             the rebuild reproduced BUILD and the snapshot is intact, 1 otherwise\n"
+    "\n"
+    "--verify --json prints the comparison as the server gives it; --wait --json the ended\n"
+    "rebuild. Ctrl-C stops waiting, not the rebuild.\n"};
+
+constexpr CommandHelp kAliasHelp = {
+    "lathe model alias MODEL [NAME BUILD | NAME --delete] [--project P]",
+    "Aliases name a model's builds for the people and code that use them (champion,\n"
+    "challenger, ...), where other tools have stages. With MODEL alone, lists the aliases;\n"
+    "with NAME BUILD, points NAME at BUILD (a build that was built), moving it if it pointed\n"
+    "elsewhere; with NAME --delete, removes it.\n"
+    "\n"
+    "NAME is a letter, then letters, digits, - or _ (at most 64). BUILD is a build id.\n"
+    "\n"
+    "  --delete   remove the alias NAME\n"};
+
+constexpr CommandHelp kExamplesHelp = {
+    "lathe model examples MODEL BUILD [--project P] [--add REQUEST [--response RESPONSE]]\n"
+    "       [--replay-against BUILD2]",
+    "Example calls kept with a build: a request and the answer the build gave. Without options,\n"
+    "lists BUILD's examples.\n"
+    "\n"
+    "  --add REQUEST        keep REQUEST (JSON text, or @FILE) as an example of BUILD; prints\n"
+    "                       its id. Without --response the build is called for the answer,\n"
+    "                       which needs it to be the one serving the model\n"
+    "  --response RESPONSE  the answer to keep with --add (JSON text, or @FILE)\n"
+    "  --replay-against B2  call build B2 (it must be serving the model) with each of BUILD's\n"
+    "                       examples and list the answers that changed; the exit code is 1\n"
+    "                       when any did\n"};
 
 constexpr OptionSpec kProjectOption = {"project", true};
 
@@ -416,9 +466,14 @@ std::string SecondsBetween(const Json& object, std::string_view from, std::strin
 }
 
 void PrintBuildTable(const Json& builds) {
-    Table table({"ID", "STATE", "FUNCTION", "KERNEL", "CREATED", "BY", "COMMENT", "REASON"});
+    Table table(
+        {"ID", "VERSION", "STATE", "FUNCTION", "KERNEL", "CREATED", "BY", "COMMENT", "REASON"});
     for (const Json& build : builds) {
-        table.AddRow({Cell(build, "id"), Cell(build, "state"), FunctionText(build),
+        std::string version = Cell(build, "version");
+        if (std::string of = Cell(build, "rebuild_of"); of != "-") {
+            version += " (rebuild of " + of + ")";
+        }
+        table.AddRow({Cell(build, "id"), version, Cell(build, "state"), FunctionText(build),
                       Cell(build, "kernel"), TimeCell(build, "created_at"),
                       Cell(build, "created_by"), Cell(build, "comment"), Cell(build, "reason")});
     }
@@ -1658,17 +1713,536 @@ Result<void> Call(const Invocation& invocation, std::span<const std::string> wor
     return std::unexpected(CallError(*response, envelope, *model));
 }
 
+// ---------------------------------------------------------------------------------------------
+// Governance: rebuild and verify, aliases, examples
+
+// A build id given as a positional, `what` naming it in the error.
+Result<std::int64_t> BuildArgument(const ParsedArgs& parsed,
+                                   std::size_t index,
+                                   std::string_view what,
+                                   const CommandHelp& help) {
+    return ParseId(parsed.positionals[index], what, help);
+}
+
+// A value as a report shows it: strings bare, null as "(none)", the rest as compact JSON.
+std::string ValueText(const Json& value) {
+    if (value.is_null()) {
+        return "(none)";
+    }
+    if (value.is_string()) {
+        return value.get<std::string>();
+    }
+    return value.dump();
+}
+
+std::vector<std::string> StringList(const Json& object, std::string_view field) {
+    std::vector<std::string> out;
+    auto it = object.is_object() ? object.find(field) : object.end();
+    if (it != object.end() && it->is_array()) {
+        for (const Json& item : *it) {
+            out.push_back(ValueText(item));
+        }
+    }
+    return out;
+}
+
+bool TrueField(const Json& object, std::string_view field) {
+    auto it = object.is_object() ? object.find(field) : object.end();
+    return it != object.end() && it->is_boolean() && it->get<bool>();
+}
+
+// The readable report of a rebuild's verification, on stdout.
+void PrintVerification(const Json& v, const Json& model) {
+    const std::string rebuild = Cell(v, "build_id");
+    const std::string original = Cell(v, "rebuild_of");
+    const bool reproduced = TrueField(v, "reproduced");
+    const bool intact = TrueField(v, "snapshot_intact");
+    std::string state = Cell(v, "state");
+    if (std::string reason = Cell(v, "reason"); reason != "-") {
+        state += ": " + reason;
+    }
+    std::string snapshot = Cell(v, "snapshot");
+    if (snapshot.size() > 12) {
+        snapshot = snapshot.substr(0, 12);
+    }
+    std::vector<std::string> corrupted = StringList(v, "corrupted_files");
+    std::string snapshot_text = snapshot + (intact ? ", intact" : ", CORRUPTED");
+    if (!intact && !corrupted.empty()) {
+        snapshot_text += " (" + std::to_string(corrupted.size()) + " file" +
+                         (corrupted.size() == 1 ? "" : "s") + " differ from their hashes)";
+    }
+    const std::pair<const char*, std::string> fields[] = {
+        {"Model:", Cell(model, "name")},
+        {"Build:", original},
+        {"Rebuild:", rebuild + " (" + state + ")"},
+        {"Reproduced:", reproduced ? "yes" : "no"},
+        {"Snapshot:", snapshot_text},
+    };
+    PrintFields(fields);
+    for (const std::string& file : corrupted) {
+        std::cout << "  corrupted  " << file << '\n';
+    }
+
+    // Differences: the build's own fields, then the packages, each as original -> rebuild.
+    std::vector<std::pair<std::string, std::string>> fields_changed;
+    std::vector<std::pair<std::string, std::string>> packages_changed;
+    auto differences = v.find("differences");
+    if (differences != v.end() && differences->is_array()) {
+        for (const Json& d : *differences) {
+            std::string field = StringField(d, "field");
+            Json before = d.is_object() && d.contains("original") ? d["original"] : Json();
+            Json after = d.is_object() && d.contains("rebuild") ? d["rebuild"] : Json();
+            if (field.starts_with("package ")) {
+                std::string change = before.is_null() ? "added " + ValueText(after)
+                                     : after.is_null()
+                                         ? "removed (was " + ValueText(before) + ")"
+                                         : ValueText(before) + " -> " + ValueText(after);
+                packages_changed.emplace_back(field.substr(8), std::move(change));
+            } else {
+                fields_changed.emplace_back(field, ValueText(before) + " -> " + ValueText(after));
+            }
+        }
+    }
+    auto print_pairs = [](const char* title,
+                          const std::vector<std::pair<std::string, std::string>>& rows) {
+        std::cout << '\n' << title << " (" << rows.size() << "):\n";
+        Table table({"  WHAT", "ORIGINAL -> REBUILD"});
+        for (const auto& [what, change] : rows) {
+            table.AddRow({"  " + what, change});
+        }
+        table.Print(std::cout);
+    };
+    if (state.starts_with("built")) {
+        if (fields_changed.empty() && packages_changed.empty()) {
+            std::cout << "\nDifferences: none (same Python, packages, build script output,\n"
+                         "environment variable names and lineage.yaml)\n";
+        }
+        if (!fields_changed.empty()) {
+            print_pairs("Differences", fields_changed);
+        }
+        if (!packages_changed.empty()) {
+            print_pairs("Package changes", packages_changed);
+        }
+    } else {
+        std::cout << "\nDifferences: not compared, as the rebuild was not built\n";
+    }
+
+    // What the project holds now against the snapshot: why a new build might differ.
+    auto changes = v.find("project_changes");
+    if (changes == v.end() || !changes->is_object()) {
+        return;
+    }
+    std::vector<std::string> changed = StringList(*changes, "changed");
+    std::vector<std::string> added = StringList(*changes, "added");
+    std::vector<std::string> removed = StringList(*changes, "removed");
+    std::cout << "\nProject files since build " << original << ": ";
+    if (changed.empty() && added.empty() && removed.empty()) {
+        std::cout << "unchanged\n";
+        return;
+    }
+    std::cout << changed.size() << " changed, " << added.size() << " added, " << removed.size()
+              << " removed" << (TrueField(*changes, "truncated") ? " (list truncated)" : "")
+              << '\n';
+    for (const auto& [label, files] : {std::pair{"changed", &changed}, std::pair{"added  ", &added},
+                                       std::pair{"removed", &removed}}) {
+        for (const std::string& file : *files) {
+            std::cout << "  " << label << "  " << file << '\n';
+        }
+    }
+}
+
+Result<void> Rebuild(const Invocation& invocation, std::span<const std::string> words) {
+    static constexpr OptionSpec kOptions[] = {{"verify", false}, {"wait", false}};
+    Result<ModelArgs> args = ParseModelArgs(words, kOptions, kRebuildHelp, 2, 2);
+    if (!args) {
+        return std::unexpected(std::move(args).error());
+    }
+    Result<std::int64_t> original = BuildArgument(args->parsed, 1, "BUILD", kRebuildHelp);
+    if (!original) {
+        return std::unexpected(std::move(original).error());
+    }
+    const bool verify = args->parsed.Has("verify");
+    const bool wait = verify || args->parsed.Has("wait");
+    Result<ModelScope> scope = Open(invocation, *args);
+    if (!scope) {
+        return std::unexpected(std::move(scope).error());
+    }
+    Result<Json> model = ResolveModel(*scope, args->parsed.positionals[0]);
+    if (!model) {
+        return std::unexpected(std::move(model).error());
+    }
+    Result<std::int64_t> model_id = IdOf(*model, "model");
+    if (!model_id) {
+        return std::unexpected(std::move(model_id).error());
+    }
+    ApiClient& client = scope->client();
+    Result<Json> build = client.Call(HttpMethod::kPost,
+                                     BuildPath(scope->project, *model_id, *original) + ":rebuild");
+    if (!build) {
+        return std::unexpected(std::move(build).error());
+    }
+    Result<std::int64_t> build_id = IdOf(*build, "build");
+    if (!build_id) {
+        return std::unexpected(std::move(build_id).error());
+    }
+    const std::string started = "Started build " + std::to_string(*build_id) + ", a rebuild of " +
+                                std::to_string(*original) + " of " + ModelLabel(*model) +
+                                " from its snapshot.\n";
+    if (!wait) {
+        if (invocation.global.json) {
+            PrintJson(*build);
+        } else {
+            std::cout << *build_id << '\n';
+            std::cerr << started;
+        }
+        return {};
+    }
+    // With --verify stdout is the report, which names the rebuild; else the id, as build's.
+    if (!verify && !invocation.global.json) {
+        std::cout << *build_id << '\n' << std::flush;
+    }
+    std::cerr << started << std::flush;
+    const std::string path = BuildPath(scope->project, *model_id, *build_id);
+    InterruptWatch watch;
+    Result<LogEnd> end = StreamLog(client, path + "/logs", stderr, /*follow=*/true, &watch);
+    if (!end) {
+        return std::unexpected(std::move(end).error());
+    }
+    std::optional<Json> ended;
+    if (*end == LogEnd::kComplete) {
+        Result<std::optional<Json>> waited = WaitUntil(client, path, IsBuildEnded, {}, watch);
+        if (!waited) {
+            return std::unexpected(std::move(waited).error());
+        }
+        ended = std::move(*waited);
+    }
+    if (!ended) {
+        std::cerr << "\nStopped following build " << *build_id << "; it goes on.\n";
+        DieOfInterrupt();
+    }
+    if (!verify) {
+        if (invocation.global.json) {
+            PrintJson(*ended);
+        }
+        if (Cell(*ended, "state") != "built") {
+            return Fail(ExitCode::kFailure, EndText("build", *ended));
+        }
+        std::cerr << "Build " << *build_id << " of " << ModelLabel(*model) << " built.\n";
+        return {};
+    }
+    Result<Json> verification = client.Call(HttpMethod::kGet, path + "/verification");
+    if (!verification) {
+        return std::unexpected(std::move(verification).error());
+    }
+    if (invocation.global.json) {
+        PrintJson(*verification);
+    } else {
+        PrintVerification(*verification, *model);
+    }
+    const bool reproduced = TrueField(*verification, "reproduced");
+    const bool intact = TrueField(*verification, "snapshot_intact");
+    if (reproduced && intact) {
+        std::cerr << "Build " << *build_id << " reproduces build " << *original << ".\n";
+        return {};
+    }
+    std::string why;
+    if (!reproduced) {
+        why = Cell(*ended, "state") != "built" ? "the rebuild " + Cell(*ended, "state")
+                                               : "the rebuild differs";
+    }
+    if (!intact) {
+        why += std::string(why.empty() ? "" : "; ") + "the stored snapshot is corrupted";
+    }
+    return Fail(ExitCode::kFailure, "build " + std::to_string(*build_id) +
+                                        " does not reproduce build " + std::to_string(*original) +
+                                        ": " + why);
+}
+
+std::string AliasesPath(const ModelScope& scope, std::int64_t model_id) {
+    return ModelPath(scope.project, model_id) + "/aliases";
+}
+
+Result<void> Alias(const Invocation& invocation, std::span<const std::string> words) {
+    static constexpr OptionSpec kOptions[] = {{"delete", false}};
+    Result<ModelArgs> args = ParseModelArgs(words, kOptions, kAliasHelp, 1, 3);
+    if (!args) {
+        return std::unexpected(std::move(args).error());
+    }
+    const std::vector<std::string>& positionals = args->parsed.positionals;
+    const bool remove = args->parsed.Has("delete");
+    std::optional<std::int64_t> build_id;
+    if (remove && positionals.size() != 2) {
+        return UsageError(positionals.size() < 2 ? "--delete needs the NAME of the alias to remove"
+                                                 : "--delete takes the alias NAME, not a BUILD",
+                          UsageLine(kAliasHelp));
+    }
+    if (!remove && positionals.size() == 2) {
+        return UsageError("missing BUILD: the build to point alias '" + positionals[1] +
+                              "' at (or --delete to remove it)",
+                          UsageLine(kAliasHelp));
+    }
+    if (positionals.size() == 3) {
+        Result<std::int64_t> id = ParseId(positionals[2], "BUILD", kAliasHelp);
+        if (!id) {
+            return std::unexpected(std::move(id).error());
+        }
+        build_id = *id;
+    }
+    if (positionals.size() >= 2 && positionals[1].empty()) {
+        return UsageError("the alias NAME must not be empty", UsageLine(kAliasHelp));
+    }
+    Result<ModelScope> scope = Open(invocation, *args);
+    if (!scope) {
+        return std::unexpected(std::move(scope).error());
+    }
+    Result<Json> model = ResolveModel(*scope, positionals[0]);
+    if (!model) {
+        return std::unexpected(std::move(model).error());
+    }
+    Result<std::int64_t> model_id = IdOf(*model, "model");
+    if (!model_id) {
+        return std::unexpected(std::move(model_id).error());
+    }
+    ApiClient& client = scope->client();
+    const std::string base = AliasesPath(*scope, *model_id);
+    if (positionals.size() == 1) {
+        Result<Json> listed = client.Call(HttpMethod::kGet, base);
+        if (!listed) {
+            return std::unexpected(std::move(listed).error());
+        }
+        if (invocation.global.json) {
+            PrintJson(*listed);
+            return {};
+        }
+        auto aliases = listed->find("aliases");
+        if (aliases == listed->end() || !aliases->is_array()) {
+            return Fail(ExitCode::kFailure, "the server's answer has no list of aliases");
+        }
+        if (aliases->empty()) {
+            std::cout << "No aliases.\n";
+            return {};
+        }
+        Table table({"ALIAS", "BUILD", "VERSION", "SET BY", "SET AT"});
+        for (const Json& alias : *aliases) {
+            table.AddRow({Cell(alias, "alias"), Cell(alias, "build_id"), Cell(alias, "version"),
+                          Cell(alias, "set_by"), TimeCell(alias, "set_at")});
+        }
+        table.Print(std::cout);
+        return {};
+    }
+    const std::string path = base + "/" + PercentEncode(positionals[1]);
+    if (remove) {
+        Result<Json> removed = client.Call(HttpMethod::kDelete, path);
+        if (!removed) {
+            return std::unexpected(std::move(removed).error());
+        }
+        if (!invocation.global.json) {
+            std::cout << "Removed alias " << positionals[1] << " of " << ModelLabel(*model)
+                      << ".\n";
+        }
+        return {};
+    }
+    const Json body = {{"build_id", *build_id}};
+    Result<Json> alias = client.Call(HttpMethod::kPut, path, &body);
+    if (!alias) {
+        return std::unexpected(std::move(alias).error());
+    }
+    if (invocation.global.json) {
+        PrintJson(*alias);
+    } else {
+        std::cout << "Alias " << Cell(*alias, "alias") << " of " << ModelLabel(*model)
+                  << " is build " << Cell(*alias, "build_id") << " (version "
+                  << Cell(*alias, "version") << ").\n";
+    }
+    return {};
+}
+
+// JSON given on the command line: the text itself, or @FILE; `what` names it in errors.
+Result<Json> JsonArgument(const std::string& text, std::string_view what, const CommandHelp& help) {
+    std::string source = text;
+    if (text.starts_with("@")) {
+        const std::string name = text.substr(1);
+        std::ifstream file(name, std::ios::binary);
+        if (!file) {
+            return Fail(ExitCode::kFailure,
+                        "cannot read " + name + ": " + std::string(std::strerror(errno)));
+        }
+        std::ostringstream read;
+        read << file.rdbuf();
+        source = read.str();
+    }
+    Json value = Json::parse(source, nullptr, /*allow_exceptions=*/false);
+    if (value.is_discarded()) {
+        return UsageError(std::string(what) + " is not JSON: " +
+                              (source.size() > 80 ? source.substr(0, 80) + "..." : source),
+                          UsageLine(help));
+    }
+    return value;
+}
+
+// A JSON value in a table cell: compact, and cut short past `width` characters.
+std::string JsonCell(const Json& object, std::string_view field, std::size_t width = 48) {
+    auto it = object.is_object() ? object.find(field) : object.end();
+    if (it == object.end()) {
+        return "-";
+    }
+    std::string text = it->dump();
+    if (text.size() > width) {
+        text = text.substr(0, width - 3) + "...";
+    }
+    return text;
+}
+
+Result<void> Examples(const Invocation& invocation, std::span<const std::string> words) {
+    static constexpr OptionSpec kOptions[] = {
+        {"add", true}, {"response", true}, {"replay-against", true}};
+    Result<ModelArgs> args = ParseModelArgs(words, kOptions, kExamplesHelp, 2, 2);
+    if (!args) {
+        return std::unexpected(std::move(args).error());
+    }
+    const ParsedArgs& parsed = args->parsed;
+    Result<std::int64_t> build_id = BuildArgument(parsed, 1, "BUILD", kExamplesHelp);
+    if (!build_id) {
+        return std::unexpected(std::move(build_id).error());
+    }
+    if (parsed.Has("add") && parsed.Has("replay-against")) {
+        return UsageError("--add keeps an example and --replay-against replays them: give one",
+                          UsageLine(kExamplesHelp));
+    }
+    if (parsed.Has("response") && !parsed.Has("add")) {
+        return UsageError("--response is the answer of the example --add keeps",
+                          UsageLine(kExamplesHelp));
+    }
+    Json body = Json::object();
+    if (auto request = parsed.Value("add")) {
+        Result<Json> value = JsonArgument(*request, "the request of --add", kExamplesHelp);
+        if (!value) {
+            return std::unexpected(std::move(value).error());
+        }
+        body["request"] = std::move(*value);
+        if (auto response = parsed.Value("response")) {
+            Result<Json> answer = JsonArgument(*response, "--response", kExamplesHelp);
+            if (!answer) {
+                return std::unexpected(std::move(answer).error());
+            }
+            body["response"] = std::move(*answer);
+        }
+    }
+    std::optional<std::int64_t> against;
+    if (auto text = parsed.Value("replay-against")) {
+        Result<std::int64_t> id = ParseId(*text, "--replay-against", kExamplesHelp);
+        if (!id) {
+            return std::unexpected(std::move(id).error());
+        }
+        against = *id;
+    }
+    Result<ModelScope> scope = Open(invocation, *args);
+    if (!scope) {
+        return std::unexpected(std::move(scope).error());
+    }
+    Result<Json> model = ResolveModel(*scope, parsed.positionals[0]);
+    if (!model) {
+        return std::unexpected(std::move(model).error());
+    }
+    Result<std::int64_t> model_id = IdOf(*model, "model");
+    if (!model_id) {
+        return std::unexpected(std::move(model_id).error());
+    }
+    ApiClient& client = scope->client();
+    const std::string path = BuildPath(scope->project, *model_id, *build_id) + "/examples";
+    if (body.contains("request")) {
+        Result<Json> example = client.Call(HttpMethod::kPost, path, &body);
+        if (!example) {
+            return std::unexpected(std::move(example).error());
+        }
+        if (invocation.global.json) {
+            PrintJson(*example);
+        } else {
+            std::cout << Cell(*example, "id") << '\n';
+            std::cerr << "Kept example " << Cell(*example, "id") << " of build " << *build_id
+                      << " of " << ModelLabel(*model)
+                      << ", answered: " << JsonCell(*example, "response", 200) << '\n';
+        }
+        return {};
+    }
+    if (against) {
+        const Json replay_body = {{"against_build_id", *against}};
+        Result<Json> replay = client.Call(HttpMethod::kPost, path + ":replay", &replay_body);
+        if (!replay) {
+            return std::unexpected(std::move(replay).error());
+        }
+        auto changed = replay->find("changed");
+        const std::size_t changes =
+            changed != replay->end() && changed->is_array() ? changed->size() : 0;
+        if (invocation.global.json) {
+            PrintJson(*replay);
+        } else {
+            std::cout << "Replayed " << Cell(*replay, "examples") << " examples of build "
+                      << *build_id << " against build " << *against << ": " << Cell(*replay, "same")
+                      << " same, " << changes << " changed.\n";
+            if (changes > 0) {
+                std::cout << '\n';
+                Table table({"EXAMPLE", "REQUEST", "EXPECTED", "ACTUAL"});
+                for (const Json& c : *changed) {
+                    table.AddRow({Cell(c, "example_id"), JsonCell(c, "request"),
+                                  JsonCell(c, "expected"), JsonCell(c, "actual")});
+                }
+                table.Print(std::cout);
+            }
+        }
+        if (changes > 0) {
+            return Fail(ExitCode::kFailure, std::to_string(changes) +
+                                                " of the answers changed in build " +
+                                                std::to_string(*against));
+        }
+        return {};
+    }
+    Result<ListPage> page =
+        FetchList(client, path, "examples", {{"page_size", kBigPage}}, /*all_pages=*/true);
+    if (!page) {
+        return std::unexpected(std::move(page).error());
+    }
+    if (invocation.global.json) {
+        PrintJson({{"examples", page->items}, {"next_page_token", ""}});
+        return {};
+    }
+    if (page->items.empty()) {
+        std::cout << "No examples.\n";
+        return {};
+    }
+    Table table({"ID", "REQUEST", "RESPONSE", "CREATED"});
+    for (const Json& example : page->items) {
+        table.AddRow({Cell(example, "id"), JsonCell(example, "request"),
+                      JsonCell(example, "response"), TimeCell(example, "created_at")});
+    }
+    table.Print(std::cout);
+    return {};
+}
+
 }  // namespace
 
 Result<void> RunModel(const Invocation& invocation) {
-    static constexpr CommandAction kActions[] = {
-        {"create", &kCreateHelp, Create}, {"list", &kListHelp, List},
-        {"ls", &kListHelp, List},         {"show", &kShowHelp, Show},
-        {"build", &kBuildHelp, Build},    {"builds", &kBuildsHelp, Builds},
-        {"deploy", &kDeployHelp, Deploy}, {"deployments", &kDeploymentsHelp, Deployments},
-        {"stop", &kStopHelp, Stop},       {"restart", &kRestartHelp, Restart},
-        {"logs", &kLogsHelp, Logs},       {"call", &kCallHelp, Call}};
+    static constexpr CommandAction kActions[] = {{"create", &kCreateHelp, Create},
+                                                 {"list", &kListHelp, List},
+                                                 {"ls", &kListHelp, List},
+                                                 {"show", &kShowHelp, Show},
+                                                 {"build", &kBuildHelp, Build},
+                                                 {"builds", &kBuildsHelp, Builds},
+                                                 {"deploy", &kDeployHelp, Deploy},
+                                                 {"deployments", &kDeploymentsHelp, Deployments},
+                                                 {"stop", &kStopHelp, Stop},
+                                                 {"restart", &kRestartHelp, Restart},
+                                                 {"logs", &kLogsHelp, Logs},
+                                                 {"call", &kCallHelp, Call},
+                                                 {"rebuild", &kRebuildHelp, Rebuild},
+                                                 {"alias", &kAliasHelp, Alias},
+                                                 {"aliases", &kAliasHelp, Alias},
+                                                 {"examples", &kExamplesHelp, Examples}};
     return RunAction(invocation, "model", kModelHelp, kActions);
+}
+
+Result<std::int64_t> FindProject(ApiClient& client, const std::string& spec) {
+    return ResolveProject(client, spec);
 }
 
 }  // namespace lathe::cli
