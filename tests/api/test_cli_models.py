@@ -374,6 +374,7 @@ def test_a_failing_build_exits_1_with_the_traceback(admin_dir, project):
     header, *rows = table.out.splitlines()
     assert header.split() == [
         "ID",
+        "VERSION",
         "STATE",
         "FUNCTION",
         "KERNEL",
@@ -383,9 +384,9 @@ def test_a_failing_build_exits_1_with_the_traceback(admin_dir, project):
         "REASON",
     ]
     # Newest first.
-    assert [r.split()[:3] for r in rows] == [
-        [missing_id, "failed", "predict.py:nope"],
-        [build_id, "failed", "broken.py:predict"],
+    assert [r.split()[:4] for r in rows] == [
+        [missing_id, "2", "failed", "predict.py:nope"],
+        [build_id, "1", "failed", "broken.py:predict"],
     ]
     assert rows[0].index("failed") == header.index("STATE")
 
