@@ -322,7 +322,7 @@ Status Lineage::SyncAll(bool catch_up) {
         // The file walk happens outside the write transaction, which it would hold up.
         const std::vector<std::string> files = ProducedFiles(id);
         RETURN_IF_ERROR(store_.Write(
-            [&](store::Tx& tx) -> Status { return SyncRun(tx, id, &files, touched); }));
+            [&](store::Tx& tx) -> Status { return SyncRun(tx, id, &files, false, touched); }));
     }
     for (std::int64_t id : builds) {
         RETURN_IF_ERROR(store_.Write(
@@ -580,7 +580,7 @@ std::vector<std::string> Lineage::ChangedFiles(std::int64_t project_id, std::int
 }
 
 Status Lineage::SyncRun(store::Tx& tx, std::int64_t workload_id,
-                        const std::vector<std::string>* produced,
+                        const std::vector<std::string>* produced, bool reporting,
                         std::vector<std::int64_t>& touched) {
     const std::int64_t now = clock_.NowMs();
     ASSIGN_OR_RETURN(auto row,
@@ -590,8 +590,10 @@ Status Lineage::SyncRun(store::Tx& tx, std::int64_t workload_id,
                                  "workloads w JOIN users u ON u.id = w.owner_user_id WHERE w.id = "
                                  "? AND w.kind = 'job_run'",
                                  {workload_id}));
-    if (!row || row->IsNull(6)) {
-        return {};  // gone, or never started: nothing ran, nothing to record
+    // Gone, or never started: nothing ran, nothing to record. A run whose code reports datasets
+    // runs, even if its runner's "started" has not reached the server yet.
+    if (!row || (row->IsNull(6) && !reporting)) {
+        return {};
     }
     const std::int64_t project_id = row->Int(0);
     const std::string state = row->Text(2);
@@ -617,7 +619,7 @@ Status Lineage::SyncRun(store::Tx& tx, std::int64_t workload_id,
                           {"state", state},
                           {"trigger", row->Text(4)},
                           {"by", row->Text(8)},
-                          {"started_at", FormatTime(row->Int(6))}};
+                          {"started_at", FormatTime(row->IsNull(6) ? row->Int(9) : row->Int(6))}};
     if (ended) {
         process.attributes["finished_at"] =
             row->IsNull(7) ? json(nullptr) : json(FormatTime(row->Int(7)));
@@ -684,7 +686,7 @@ Status Lineage::RecordRunIO(std::int64_t project_id, std::int64_t workload_id,
                                                        " does not exist in project " +
                                                        std::to_string(project_id));
         }
-        RETURN_IF_ERROR(SyncRun(tx, workload_id, nullptr, touched));
+        RETURN_IF_ERROR(SyncRun(tx, workload_id, nullptr, /*reporting=*/true, touched));
         ASSIGN_OR_RETURN(auto proc, NodeOf(tx, "run_job", workload_id));
         if (!proc) {
             return MakeError(ErrorCode::kConflict,

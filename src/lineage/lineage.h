@@ -91,9 +91,11 @@ private:
     Status SyncProjects(store::Tx& tx, bool catch_up, std::vector<std::int64_t>& touched);
     Status SyncJobs(store::Tx& tx, bool catch_up, std::vector<std::int64_t>& touched);
     Status SyncModels(store::Tx& tx, bool catch_up, std::vector<std::int64_t>& touched);
-    // `produced`: files the run wrote (nullptr: leave its outputs as they are).
+    // `produced`: files the run wrote (nullptr: leave its outputs as they are). `reporting`: the
+    // run's code is calling in, so it runs even if the runner's "started" is still on its way.
     Status SyncRun(store::Tx& tx, std::int64_t workload_id,
-                   const std::vector<std::string>* produced, std::vector<std::int64_t>& touched);
+                   const std::vector<std::string>* produced, bool reporting,
+                   std::vector<std::int64_t>& touched);
     std::vector<std::string> ProducedFiles(std::int64_t workload_id);
     Status SyncBuild(store::Tx& tx, std::int64_t build_id, std::vector<std::int64_t>& touched);
     Status SyncDeployments(store::Tx& tx, bool catch_up, std::vector<std::int64_t>& touched);
