@@ -49,7 +49,7 @@ constexpr CommandHelp kModelHelp = {
     "                                                   check that it reproduces\n"
     "  alias MODEL [NAME [BUILD | --delete]]            list, set or remove aliases (champion)\n"
     "  examples MODEL BUILD [--add REQUEST]             list or keep a build's example calls,\n"
-    "       [--replay-against BUILD2]                   or replay them against another build\n"
+    "           [--replay-against BUILD2]               or replay them against another build\n"
     "\n"
     "Every command takes --project P: the project's id, its name, or OWNER/NAME. Without it the\n"
     "project is $LATHE_PROJECT (the same forms), else $LATHE_PROJECT_ID (set inside job runs).\n"
@@ -1716,14 +1716,6 @@ Result<void> Call(const Invocation& invocation, std::span<const std::string> wor
 // ---------------------------------------------------------------------------------------------
 // Governance: rebuild and verify, aliases, examples
 
-// A build id given as a positional, `what` naming it in the error.
-Result<std::int64_t> BuildArgument(const ParsedArgs& parsed,
-                                   std::size_t index,
-                                   std::string_view what,
-                                   const CommandHelp& help) {
-    return ParseId(parsed.positionals[index], what, help);
-}
-
 // A value as a report shows it: strings bare, null as "(none)", the rest as compact JSON.
 std::string ValueText(const Json& value) {
     if (value.is_null()) {
@@ -1812,7 +1804,7 @@ void PrintVerification(const Json& v, const Json& model) {
         }
         table.Print(std::cout);
     };
-    if (state.starts_with("built")) {
+    if (Cell(v, "state") == "built") {
         if (fields_changed.empty() && packages_changed.empty()) {
             std::cout << "\nDifferences: none (same Python, packages, build script output,\n"
                          "environment variable names and lineage.yaml)\n";
@@ -1857,7 +1849,7 @@ Result<void> Rebuild(const Invocation& invocation, std::span<const std::string> 
     if (!args) {
         return std::unexpected(std::move(args).error());
     }
-    Result<std::int64_t> original = BuildArgument(args->parsed, 1, "BUILD", kRebuildHelp);
+    Result<std::int64_t> original = ParseId(args->parsed.positionals[1], "BUILD", kRebuildHelp);
     if (!original) {
         return std::unexpected(std::move(original).error());
     }
@@ -2101,7 +2093,7 @@ Result<void> Examples(const Invocation& invocation, std::span<const std::string>
         return std::unexpected(std::move(args).error());
     }
     const ParsedArgs& parsed = args->parsed;
-    Result<std::int64_t> build_id = BuildArgument(parsed, 1, "BUILD", kExamplesHelp);
+    Result<std::int64_t> build_id = ParseId(parsed.positionals[1], "BUILD", kExamplesHelp);
     if (!build_id) {
         return std::unexpected(std::move(build_id).error());
     }

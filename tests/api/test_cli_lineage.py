@@ -162,6 +162,29 @@ def test_rebuild_without_verify_prints_the_id(admin_dir, gov):
     assert f"Build {rebuild_id} of model {gov.name} built." in started.err, started
 
 
+def test_rebuild_verify_lists_differences_and_exits_1(admin_dir, tmp_path_factory):
+    """A build script whose output changes every time: the rebuild cannot reproduce it."""
+    project = make_project(
+        admin_dir,
+        tmp_path_factory,
+        {"predict.py": PREDICT, "cdsw-build.sh": "head -c 16 /dev/urandom | od -An -tx1\n"},
+    )
+    name = unique("random")
+    assert model(admin_dir, project, "create", name).code == 0
+    built = model(admin_dir, project, "build", name, "--file", "predict.py", "--function",
+                  "predict", "--wait")
+    assert built.code == 0, built
+    build_id = built.out.strip()
+    verified = model(admin_dir, project, "rebuild", name, build_id, "--verify")
+    assert verified.code == 1, verified
+    assert re.search(r"^Reproduced:\s+no$", verified.out, re.M), verified
+    assert "\nDifferences (1):\n" in verified.out, verified
+    assert re.search(r"^  build_script_output_sha256\s+[0-9a-f]{64} -> [0-9a-f]{64}$",
+                     verified.out, re.M), verified
+    assert re.search(r"^error: build \d+ does not reproduce build " + build_id +
+                     ": the rebuild differs$", verified.err, re.M), verified
+
+
 def test_rebuild_verify_of_a_corrupted_snapshot_exits_1(admin_dir, data_dir, tmp_path_factory):
     """Its own project, so the tampered file's blob is no other build's."""
     secret = unique("kept") + "\n"
@@ -295,6 +318,8 @@ def test_lineage_search_finds_the_model(admin_dir, gov):
     assert "data/churn.csv" in {e["name"] for e in in_project.json()["entities"]}
     none = cli(admin_dir, "lineage", "search", unique("nothing-like-it"))
     assert none.code == 0 and none.out == "No entities found.\n", none
+    hidden = cli(admin_dir, "lineage", "show", "crn:lathe:ml:default:project/999999")
+    assert hidden.code == 4 and hidden.err.startswith("error: "), hidden
 
 
 def test_lineage_export_prints_json(admin_dir, gov):
