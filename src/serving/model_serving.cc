@@ -426,6 +426,10 @@ Result<Build> ModelServing::StartBuild(std::int64_t project_id, std::int64_t mod
     b.comment = request.comment;
     b.environment = request.environment;
     b.created_by = user_id;
+    return QueueBuild(std::move(b));
+}
+
+Result<Build> ModelServing::QueueBuild(Build b) {
     ASSIGN_OR_RETURN(Build created, registry_.CreateBuild(std::move(b)));
     {
         std::lock_guard lock(build_mu_);
@@ -456,13 +460,7 @@ Result<Build> ModelServing::Rebuild(std::int64_t project_id, std::int64_t model_
     b.environment = source.environment;
     b.created_by = user_id;
     b.rebuild_of = build_id;
-    ASSIGN_OR_RETURN(Build created, registry_.CreateBuild(std::move(b)));
-    {
-        std::lock_guard lock(build_mu_);
-        build_queue_.push_back(created.id);
-    }
-    build_wake_.notify_all();
-    return created;
+    return QueueBuild(std::move(b));
 }
 
 void ModelServing::WriteLineageCheck(const fs::path& dir, const std::string& model_name) {

@@ -214,6 +214,8 @@ private:
     void BuildLoop();
     void RunBuild(std::int64_t build_id);
     void FailBuild(std::int64_t build_id, const std::string& reason);
+    // Stores a new build and queues it for the build thread.
+    Result<Build> QueueBuild(Build b);
     // Parses the build's lineage.yaml and leaves what the build log should say in
     // .lathe/lineage-check.txt (the worker prints it).
     void WriteLineageCheck(const std::filesystem::path& dir, const std::string& model_name);

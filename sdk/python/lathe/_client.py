@@ -30,6 +30,20 @@ def api_key():
     return os.environ.get("LATHE_API_KEY") or os.environ.get("CDSW_API_KEY") or ""
 
 
+def run_path(what):
+    """The API path of the job run this process belongs to; LatheError naming `what` elsewhere."""
+    try:
+        return "/api/v2/projects/{}/jobs/{}/runs/{}".format(
+            os.environ["LATHE_PROJECT_ID"],
+            os.environ["LATHE_JOB_ID"],
+            os.environ["LATHE_WORKLOAD_ID"],
+        )
+    except KeyError as missing:
+        raise LatheError(
+            "{} work inside a Lathe job run ({} is not set)".format(what, missing)
+        ) from None
+
+
 def dev_mode(dev):
     """True when metrics go to this process's in-memory store instead of the server."""
     return bool(dev) or not api_url()

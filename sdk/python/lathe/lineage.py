@@ -39,16 +39,7 @@ def _names(values):
 
 
 def _path():
-    try:
-        return "/api/v2/projects/{}/jobs/{}/runs/{}/lineage".format(
-            os.environ["LATHE_PROJECT_ID"],
-            os.environ["LATHE_JOB_ID"],
-            os.environ["LATHE_WORKLOAD_ID"],
-        )
-    except KeyError as missing:
-        raise LatheError(
-            "lathe.lineage works inside a Lathe job run ({} is not set)".format(missing)
-        ) from None
+    return _client.run_path("lathe.lineage.used and produced") + "/lineage"
 
 
 def used(*datasets):

@@ -78,18 +78,7 @@ def _now_ms():
 
 
 def _run_path():
-    try:
-        return "/api/v2/projects/{}/jobs/{}/runs/{}".format(
-            os.environ["LATHE_PROJECT_ID"],
-            os.environ["LATHE_JOB_ID"],
-            os.environ["LATHE_WORKLOAD_ID"],
-        )
-    except KeyError as missing:
-        raise LatheError(
-            "track_metric and track_file work inside a Lathe job run ({} is not set)".format(
-                missing
-            )
-        ) from None
+    return _client.run_path("track_metric and track_file")
 
 
 def track_metric(key, value):
