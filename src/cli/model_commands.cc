@@ -1919,7 +1919,9 @@ Result<void> Rebuild(const Invocation& invocation, std::span<const std::string> 
         if (Cell(*ended, "state") != "built") {
             return Fail(ExitCode::kFailure, EndText("build", *ended));
         }
-        std::cerr << "Build " << *build_id << " of " << ModelLabel(*model) << " built.\n";
+        std::string took = SecondsBetween(*ended, "started_at", "finished_at");
+        std::cerr << "Build " << *build_id << " of " << ModelLabel(*model) << " built"
+                  << (took.empty() ? "" : " in " + took) << ".\n";
         return {};
     }
     Result<Json> verification = client.Call(HttpMethod::kGet, path + "/verification");
