@@ -467,11 +467,20 @@ void RegisterModelRoutes(http::Router& router, Services& s) {
                     const bool ended = b.state == serving::BuildState::kBuilt ||
                                        b.state == serving::BuildState::kFailed;
                     if (!b.workload_id) {
+                        // Ended before it ran (no snapshot, no kernel, ...): the reason is its
+                        // whole log, read from ?offset= like any other.
+                        const std::string text = ended ? b.reason + "\n" : "";
+                        std::uint64_t offset = 0;
+                        if (auto it = ctx.request.query.find("offset");
+                            it != ctx.request.query.end()) {
+                            offset = ParseId(it->second).value_or(0);
+                        }
+                        offset = std::min<std::uint64_t>(offset, text.size());
                         http::Response r;
                         r.content_type = "text/plain; charset=utf-8";
-                        r.body = ended ? b.reason + "\n" : "";
-                        r.headers.emplace_back("X-Log-Offset", "0");
-                        r.headers.emplace_back("X-Log-Size", "0");
+                        r.body = text.substr(offset);
+                        r.headers.emplace_back("X-Log-Offset", std::to_string(text.size()));
+                        r.headers.emplace_back("X-Log-Size", std::to_string(text.size()));
                         r.headers.emplace_back("X-Log-Complete", ended ? "true" : "false");
                         return r;
                     }

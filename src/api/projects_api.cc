@@ -57,6 +57,7 @@ void RegisterProjectRoutes(http::Router& router, Services& s) {
     AddEndpoint(router, s, "DELETE", "/api/v2/projects/{project_id}", auth::Action::kProjectDelete,
                 [](Context& ctx) -> Result<http::Response> {
                     RETURN_IF_ERROR(ctx.services.projects.Delete(ctx.project_id));
+                    ctx.services.serving.ForgetProject(ctx.project_id);
                     return http::Response::NoContent();
                 });
 

@@ -1,4 +1,5 @@
-// Entry point of the `lathe` command-line client (login, project, files, key, job, logout).
+// Entry point of the `lathe` command-line client (login, project, files, key, job, model, lineage,
+// catalog, logout).
 #pragma once
 
 #include <string>

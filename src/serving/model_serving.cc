@@ -360,6 +360,18 @@ Status ModelServing::DeleteModel(std::int64_t project_id, std::int64_t model_id,
     return registry_.DeleteModel(project_id, model_id);
 }
 
+void ModelServing::ForgetProject(std::int64_t project_id) {
+    std::unique_lock lock(index_mu_);
+    for (auto it = by_key_.begin(); it != by_key_.end();) {
+        if (it->second.project_id == project_id) {
+            key_of_model_.erase(it->second.model_id);
+            it = by_key_.erase(it);
+        } else {
+            ++it;
+        }
+    }
+}
+
 // ---- builds
 
 std::map<std::string, std::string> ModelServing::BaseEnv(std::int64_t project_id) {
@@ -594,11 +606,13 @@ Result<json> ModelServing::Verify(std::int64_t project_id, std::int64_t model_id
         }
     }
     out["differences"] = differences;
-    out["reproduced"] = rebuilt.state == BuildState::kBuilt && differences.empty();
     if (rebuilt.state == BuildState::kFailed) {
         out["reason"] = rebuilt.reason;
     }
     ASSIGN_OR_RETURN(auto corrupted, snapshots_.Verify(source.snapshot));
+    // Built from stored files that no longer match their hashes is not a reproduction.
+    out["reproduced"] =
+        rebuilt.state == BuildState::kBuilt && differences.empty() && corrupted.empty();
     out["snapshot_intact"] = corrupted.empty();
     out["corrupted_files"] = corrupted;
     ASSIGN_OR_RETURN(Snapshot snap, snapshots_.Load(source.snapshot));
@@ -699,6 +713,19 @@ void ModelServing::RunBuild(std::int64_t build_id) {
         if (!snapshot) {
             FailBuild(build_id, "the snapshot of build " + std::to_string(*build->rebuild_of) +
                                     " is gone: " + snapshot.error().message);
+            return;
+        }
+        auto corrupted = snapshots_.Verify(source->snapshot);
+        if (!corrupted || !corrupted->empty()) {
+            std::string names;
+            for (const auto& path : corrupted ? *corrupted : std::vector<std::string>{}) {
+                names += (names.empty() ? "" : ", ") + path;
+            }
+            FailBuild(build_id, "the stored files of build " +
+                                    std::to_string(*build->rebuild_of) +
+                                    (corrupted ? " changed on disk since it was built: " + names
+                                               : " cannot be checked: " +
+                                                     corrupted.error().message));
             return;
         }
     } else {

@@ -116,6 +116,8 @@ public:
                               std::optional<std::string> description,
                               std::optional<bool> auth_enabled);
     Status DeleteModel(std::int64_t project_id, std::int64_t model_id, const std::string& by);
+    // A deleted project's models (gone from the store with it) stop answering to their keys.
+    void ForgetProject(std::int64_t project_id);
     Result<Build> StartBuild(std::int64_t project_id, std::int64_t model_id, std::int64_t user_id,
                              const BuildRequest& request);
     // A new build from the very snapshot of `build_id` (same file, function, kernel and

@@ -284,3 +284,15 @@ def test_stop_then_calls_get_503(lathe, owner, proj):
     wait_deployment(owner.client, proj["id"], d, states=("stopped",))
     status, body, _ = call(lathe.url, model["access_key"], 1)
     assert status == 503 and "no running deployment" in body["error"]["message"]
+
+
+def test_a_deleted_projects_models_no_longer_answer(lathe, owner):
+    proj = create_project(owner.client)
+    model, d = model_from(owner.client, proj["id"], ECHO)
+    reply = owner.client.post(deployment_path(proj["id"], d) + ":stop")
+    assert reply.status == 200, reply
+    wait_deployment(owner.client, proj["id"], d, states=("stopped",))
+    assert owner.client.delete(f"/api/v2/projects/{proj['id']}").status == 204
+    status, body, _ = call(lathe.url, model["access_key"], 1)
+    assert status == 404, body
+    assert "no model has this access key" in body["error"]["message"]
