@@ -11,9 +11,17 @@ PACKAGES=(
     libyaml-cpp-dev libgtest-dev libcurl4-openssl-dev libhowardhinnant-date-dev
     # workloads: the sandbox, and the interpreters of the python3, r and bash kernels
     bubblewrap python3 r-base-core bash
-    # tests and tools
-    python3-pytest python3-venv sqlite3 curl wrk procps
+    # tests and tools (Chromium: the UI's browser tests drive it through playwright-core)
+    python3-pytest python3-venv sqlite3 curl wrk procps chromium
 )
+# The web UI is built with Node.js and npm: Debian's, unless a Node.js is already installed
+# (e.g. from NodeSource, which bundles npm and conflicts with Debian's npm package).
+if ! command -v node >/dev/null 2>&1; then
+    PACKAGES+=(nodejs npm)
+elif ! command -v npm >/dev/null 2>&1; then
+    echo "install-deps: node is installed but npm is not: install npm for your Node.js" >&2
+    exit 1
+fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the test suites and prints one summary line per suite: unit (GoogleTest via ctest) and api
-# (pytest against a real server), runtime (the Python model worker and SDK, pytest).
-# Usage: run-tests.sh [unit|api|runtime|all]
+# (pytest against a real server), runtime (the Python model worker and SDK, pytest), ui (Vitest
+# for the web UI's logic, then tests/ui: Chromium driving the UI of a real server).
+# Usage: run-tests.sh [unit|api|runtime|ui|all]
 set -uo pipefail
 cd "$(dirname "$0")/.."
 which_suites=${1:-all}
@@ -48,6 +49,30 @@ run_runtime() {
     return $rc
 }
 
+run_ui() {
+    local started=$SECONDS log rc=0 vitest_rc e2e_rc
+    log=$(mktemp)
+    if [ ! -f web/dist/index.html ] || [ ! -d web/node_modules ]; then
+        summary+=("ui: not run: the UI is not built (run 'make build') (exit 1)")
+        rm -f "$log"
+        return 1
+    fi
+    (cd web && npx --no-install vitest run 2>&1) | tee "$log"
+    vitest_rc=${PIPESTATUS[0]}
+    local vitest_line
+    vitest_line=$(grep -E '^ +Tests +[0-9]+' "$log" | tail -1 | sed -E 's/^ +Tests +//')
+    : >"$log"
+    BUILD_DIR="$BUILD_DIR" node --test --test-reporter=tap tests/ui/*.test.mjs 2>&1 | tee "$log"
+    e2e_rc=${PIPESTATUS[0]}
+    local pass fail
+    pass=$(grep -E '^# pass [0-9]+' "$log" | tail -1 | awk '{print $3}')
+    fail=$(grep -E '^# fail [0-9]+' "$log" | tail -1 | awk '{print $3}')
+    [ "$vitest_rc" -eq 0 ] && [ "$e2e_rc" -eq 0 ] || rc=1
+    summary+=("ui: vitest ${vitest_line:-no result}; browser ${pass:-?} passed, ${fail:-?} failed; $((SECONDS - started)) s (exit $rc)")
+    rm -f "$log"
+    return $rc
+}
+
 if [ "$which_suites" = unit ] || [ "$which_suites" = all ]; then
     run_unit || failed=1
 fi
@@ -56,6 +81,9 @@ if [ "$which_suites" = runtime ] || [ "$which_suites" = all ]; then
 fi
 if [ "$which_suites" = api ] || [ "$which_suites" = all ]; then
     run_api || failed=1
+fi
+if [ "$which_suites" = ui ] || [ "$which_suites" = all ]; then
+    run_ui || failed=1
 fi
 
 echo

@@ -1,0 +1,386 @@
+// End-to-end tests of the web UI: a real `lathe server` (port 0, temp data dir) serving the built
+// UI, driven by Debian's Chromium through playwright-core. Screenshots of each main page go to
+// $LATHE_UI_ARTIFACTS (default: build/ui-artifacts); axe-core checks them for critical problems.
+//
+// Run: node --test tests/ui/   (after `make build`; LATHE_BIN and LATHE_UI_DIR override paths)
+import { spawn } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { after, afterEach, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { fileURLToPath } from "node:url";
+
+const repo = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+// The test's npm packages live with the UI's (web/node_modules): one install for both.
+const require = createRequire(join(repo, "web", "package.json"));
+const { chromium } = require("playwright-core");
+const { AxeBuilder } = require("@axe-core/playwright");
+
+const LATHE_BIN = process.env.LATHE_BIN || join(repo, process.env.BUILD_DIR || "build", "lathe");
+const UI_DIR = process.env.LATHE_UI_DIR || join(repo, "web", "dist");
+const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
+const ARTIFACTS = process.env.LATHE_UI_ARTIFACTS || join(repo, process.env.BUILD_DIR || "build", "ui-artifacts");
+const ADMIN_PASSWORD = "admin-" + Math.random().toString(36).slice(2, 14);
+const TIMEOUT = 30_000;
+
+let server;
+let baseUrl;
+let dataDir;
+let profileDir;
+let context;
+let page;
+const serverLines = [];
+
+function startServer() {
+  return new Promise((resolvePromise, reject) => {
+    dataDir = mkdtempSync(join(tmpdir(), "lathe-ui-test-"));
+    server = spawn(
+      LATHE_BIN,
+      ["server", "--data-dir", join(dataDir, "data"), "--host", "127.0.0.1", "--port", "0", "--access-log", "off", "--ui-dir", UI_DIR],
+      {
+        env: { ...process.env, LATHE_ADMIN_USER: "admin", LATHE_ADMIN_PASSWORD: ADMIN_PASSWORD },
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
+    const timer = setTimeout(() => reject(new Error(`lathe not ready in 30 s:\n${serverLines.join("\n")}`)), 30_000);
+    const watch = (chunk) => {
+      for (const line of chunk.toString().split("\n")) {
+        if (line) {
+          serverLines.push(line);
+        }
+        const m = /Lathe is ready at (http:\/\/\S+)/.exec(line);
+        if (m && !baseUrl) {
+          baseUrl = m[1].replace(/\/$/, "");
+          clearTimeout(timer);
+          resolvePromise();
+        }
+      }
+    };
+    server.stdout.on("data", watch);
+    server.stderr.on("data", watch);
+    server.on("exit", (code) => {
+      if (!baseUrl) {
+        clearTimeout(timer);
+        reject(new Error(`lathe exited with ${code} before ready:\n${serverLines.join("\n")}`));
+      }
+    });
+  });
+}
+
+async function shot(name) {
+  await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
+}
+
+// No critical accessibility problems on the page as it is now.
+async function checkA11y(name) {
+  const results = await new AxeBuilder({ page }).analyze();
+  const critical = results.violations.filter((v) => v.impact === "critical");
+  assert.deepEqual(
+    critical.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(" ")).join(", ")})`),
+    [],
+    `critical accessibility violations on ${name}`,
+  );
+}
+
+// An API call as the signed-in browser user (session cookie + CSRF token from the session).
+async function apiAsUser(method, path, body) {
+  return page.evaluate(
+    async ({ method, path, body }) => {
+      const s = await (await fetch("/api/v2/auth/session")).json();
+      const r = await fetch(path, {
+        method,
+        headers: { "Content-Type": "application/json", "X-CSRF-Token": s.csrf_token },
+        body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
+      });
+      return { status: r.status, text: await r.text() };
+    },
+    { method, path, body },
+  );
+}
+
+describe("web UI", { timeout: 300_000 }, () => {
+  before(async () => {
+    rmSync(ARTIFACTS, { recursive: true, force: true });
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await startServer();
+    profileDir = mkdtempSync(join(tmpdir(), "lathe-ui-profile-"));
+    context = await chromium.launchPersistentContext(profileDir, {
+      executablePath: CHROMIUM,
+      headless: true,
+      viewport: { width: 1280, height: 800 },
+      args: [
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+      ],
+    });
+    context.setDefaultTimeout(TIMEOUT);
+    page = context.pages()[0] ?? (await context.newPage());
+  });
+
+  after(async () => {
+    await context?.close();
+    if (server && server.exitCode === null) {
+      const exited = new Promise((r) => server.once("exit", r));
+      server.kill("SIGTERM");
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 15_000))]);
+      if (server.exitCode === null) {
+        server.kill("SIGKILL");
+      }
+    }
+    rmSync(profileDir, { recursive: true, force: true });
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  afterEach(async (t) => {
+    // node:test hands the hook the test's context; a failed test leaves its page behind.
+    if (page && t?.name) {
+      await page.screenshot({ path: join(ARTIFACTS, `last-${t.name.slice(0, 40).replace(/\W+/g, "-")}.png`), fullPage: true }).catch(() => {});
+    }
+  });
+
+  it("serves the UI with the right cache headers and leaves the API's paths alone", async () => {
+    const index = await fetch(`${baseUrl}/projects/1/jobs`);
+    assert.equal(index.status, 200);
+    assert.match(index.headers.get("content-type"), /text\/html/);
+    assert.equal(index.headers.get("cache-control"), "no-cache");
+    const html = await index.text();
+    const asset = /\/assets\/[^"]+\.js/.exec(html)[0];
+    const js = await fetch(baseUrl + asset);
+    assert.equal(js.status, 200);
+    assert.match(js.headers.get("cache-control"), /max-age=31536000, immutable/);
+    assert.match(js.headers.get("content-type"), /javascript/);
+    const missing = await fetch(`${baseUrl}/assets/nope-123.js`);
+    assert.equal(missing.status, 404);
+    const api = await fetch(`${baseUrl}/api/v2/nope`);
+    assert.equal(api.status, 404);
+    assert.equal((await api.json()).error.code, "not_found");
+    const wrongMethod = await fetch(`${baseUrl}/model`);
+    assert.equal(wrongMethod.status, 405);
+    const escape = await fetch(`${baseUrl}/%2e%2e/%2e%2e/etc/passwd`);
+    assert.ok(!(await escape.text()).includes("root:"), "a path out of the UI's folder was served");
+  });
+
+  it("signs in, and says what is wrong with a bad password", async () => {
+    await page.goto(`${baseUrl}/`);
+    await page.getByRole("heading", { name: "Sign in to Lathe" }).waitFor();
+    await checkA11y("sign-in");
+    await shot("01-sign-in");
+    await page.getByLabel("Username").fill("admin");
+    await page.getByLabel("Password").fill("wrong-password");
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByRole("alert").waitFor();
+    assert.match(await page.getByRole("alert").innerText(), /password|username/i);
+    await page.getByLabel("Password").fill(ADMIN_PASSWORD);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByRole("heading", { name: "Projects" }).waitFor();
+    await page.getByText("You have no projects yet.").waitFor();
+    await checkA11y("projects (empty)");
+  });
+
+  it("creates a project", async () => {
+    await page.getByRole("button", { name: "New project" }).click();
+    await page.getByLabel("Name").fill("demo");
+    await page.getByLabel("Description").fill("A first project");
+    await page.getByRole("button", { name: "Create project" }).click();
+    await page.getByRole("heading", { name: "demo" }).waitFor();
+    await page.getByText("This project has no files yet.").waitFor();
+    await page.getByRole("link", { name: "Projects" }).first().click();
+    await page.getByRole("link", { name: "demo" }).waitFor();
+    await page.getByLabel("Search projects").fill("nomatch");
+    await page.getByText("No project's name contains").waitFor();
+    await page.getByLabel("Search projects").fill("dem");
+    await page.getByRole("link", { name: "demo" }).waitFor();
+    await shot("02-projects");
+    await page.getByRole("link", { name: "demo" }).click();
+  });
+
+  it("uploads files, edits one in the editor, and downloads it", async () => {
+    await page.getByTestId("upload").setInputFiles([
+      { name: "hello.py", mimeType: "text/x-python", buffer: Buffer.from('import time\nprint("hello from the job", flush=True)\ntime.sleep(2)\nprint("done")\n') },
+      {
+        name: "predict.py",
+        mimeType: "text/x-python",
+        buffer: Buffer.from(
+          'import cdsw\n\n@cdsw.model_metrics\ndef predict(args):\n    x = float(args.get("x", 0))\n    cdsw.track_metric("score", x * 2)\n    return {"double": x * 2}\n',
+        ),
+      },
+    ]);
+    await page.getByText("uploaded").first().waitFor();
+    await page.getByRole("link", { name: "hello.py", exact: true }).waitFor();
+    await page.getByRole("link", { name: "predict.py", exact: true }).waitFor();
+    await checkA11y("files");
+    await shot("03-files");
+    // Edit hello.py in CodeMirror and save it.
+    await page.getByRole("link", { name: "hello.py", exact: true }).click();
+    const editor = page.locator(".cm-content");
+    await editor.waitFor();
+    await editor.click();
+    await page.keyboard.press("Control+End");
+    await page.keyboard.type('print("edited in the browser")');
+    await page.getByRole("button", { name: "Save", exact: true }).click();
+    await page.getByRole("button", { name: "Saved" }).waitFor();
+    await shot("04-editor");
+    const saved = await apiAsUser("GET", "/api/v2/projects/1/files/hello.py:download");
+    assert.match(saved.text, /edited in the browser/);
+    const [download] = await Promise.all([page.waitForEvent("download"), page.getByRole("link", { name: "Download" }).click()]);
+    assert.equal(download.suggestedFilename(), "hello.py");
+  });
+
+  it("creates a job with a schedule, runs it and follows its live log", async () => {
+    await page.goto(`${baseUrl}/projects/1/jobs`);
+    await page.getByText("No jobs yet.").waitFor();
+    await page.getByRole("link", { name: "New job" }).click();
+    await page.getByLabel("Name").fill("hello");
+    await page.getByLabel("Script").fill("hello.py");
+    await page.getByLabel("Recurring").check();
+    await page.getByLabel("Repeat").selectOption("daily");
+    await page.getByLabel("At", { exact: true }).fill("02:30");
+    await checkA11y("new job");
+    await page.getByRole("button", { name: "Create job" }).click();
+    // The server's words for the schedule, and its next run times.
+    await page.getByTestId("schedule-description").getByText("every day at 02:30 UTC").waitFor();
+    await page.getByText("Next runs").waitFor();
+    await page.getByRole("button", { name: "Run now" }).click();
+    await page.getByRole("heading", { name: /Run #1/ }).waitFor();
+    const log = page.getByTestId("log");
+    await log.getByText("hello from the job").waitFor();
+    await shot("05-job-run-live");
+    await page.getByRole("heading", { name: /Run #1/ }).getByText("succeeded").waitFor({ timeout: 60_000 });
+    await log.getByText("edited in the browser").waitFor();
+    await page.getByRole("link", { name: "Run history" }).click();
+    await page.getByRole("link", { name: "#1" }).waitFor();
+    await page.getByLabel("Project").getByRole("link", { name: "Jobs" }).click();
+    await page.getByRole("row", { name: /hello/ }).getByText("succeeded").waitFor();
+    await checkA11y("jobs");
+    await shot("06-jobs");
+  });
+
+  it("stops a running job", async () => {
+    await apiAsUser("PUT", "/api/v2/projects/1/files/sleep.py", "import time\nprint('sleeping', flush=True)\ntime.sleep(120)\n");
+    const created = await apiAsUser("POST", "/api/v2/projects/1/jobs", { name: "sleeper", script: "sleep.py" });
+    assert.equal(created.status, 201, created.text);
+    await page.goto(`${baseUrl}/projects/1/jobs`);
+    await page.getByRole("button", { name: "Run now sleeper" }).click();
+    await page.getByTestId("log").getByText("sleeping").waitFor({ timeout: 60_000 });
+    await page.getByRole("button", { name: "Stop" }).click();
+    await page.getByRole("heading", { name: /Run #/ }).getByText("stopped").waitFor({ timeout: 60_000 });
+  });
+
+  it("builds, deploys and calls a model from the test panel, and charts its metric", async () => {
+    await page.goto(`${baseUrl}/projects/1/models`);
+    await page.getByText("No models yet.").waitFor();
+    await page.getByRole("button", { name: "New model" }).click();
+    await page.getByLabel("Name").fill("doubler");
+    await page.getByLabel("Callers must send an API key").uncheck();
+    await page.getByRole("button", { name: "Create model" }).click();
+    await page.getByRole("button", { name: "Build", exact: true }).click();
+    await page.getByTestId("log").getByText("build succeeded").waitFor({ timeout: 90_000 });
+    await page.getByRole("row", { name: /Build #1/ }).getByText("built").waitFor();
+    await shot("07-model-build");
+    await page.getByRole("link", { name: "Deploy…" }).click();
+    await page.getByLabel("Replicas").fill("1");
+    await page.getByLabel("vCPU per replica").fill("0.5");
+    await page.getByLabel("Memory per replica (GiB)").fill("0.5");
+    await page.getByRole("button", { name: "Deploy", exact: true }).click();
+    await page.getByRole("article", { name: "Deployment 1" }).getByText("deployed", { exact: true }).waitFor({ timeout: 90_000 });
+    await page.getByText("1 of 1 replicas ready").waitFor();
+    await checkA11y("deployments");
+    await shot("08-model-deployments");
+    await page.getByRole("link", { name: "Test" }).click();
+    await page.getByLabel("Request (JSON").fill('{"x": 21}');
+    await page.getByRole("button", { name: "Send request" }).click();
+    const response = page.getByTestId("model-response");
+    await response.getByText('"double": 42').waitFor();
+    assert.match(await page.getByRole("heading", { name: /Response: HTTP 200/ }).innerText(), /200/);
+    assert.match(await page.locator("pre", { hasText: "curl -s" }).innerText(), /"accessKey": "m/);
+    await checkA11y("model test panel");
+    await shot("09-model-test");
+    for (const x of [1, 2, 3]) {
+      await page.getByLabel("Request (JSON").fill(`{"x": ${x}}`);
+      await page.getByRole("button", { name: "Send request" }).click();
+      await response.getByText(`"double": ${x * 2}`).waitFor();
+    }
+    await page.getByRole("link", { name: "Monitoring" }).click();
+    await page.getByTestId("stat-requests").getByText("4").waitFor();
+    // Rollups lag predictions by up to metrics_rollup_seconds (10 s); the tab polls every 10 s.
+    await page.getByTestId("chart").waitFor({ timeout: 60_000 });
+    await page.locator(".u-legend").getByText("score (mean)").waitFor();
+    await checkA11y("monitoring");
+    await shot("10-model-monitoring");
+  });
+
+  it("creates and revokes an API key", async () => {
+    await page.getByRole("link", { name: "API keys" }).click();
+    await page.getByText("You have no API keys.").waitFor();
+    await page.getByLabel("Name").fill("laptop");
+    await page.getByRole("button", { name: "Create key" }).click();
+    const key = await page.getByTestId("new-key").innerText();
+    assert.match(key, /^lathe_/);
+    const check = await fetch(`${baseUrl}/api/v2/auth/session`, { headers: { Authorization: `Bearer ${key}` } });
+    assert.equal(check.status, 200);
+    await checkA11y("api keys");
+    await shot("11-api-keys");
+    page.once("dialog", (d) => d.accept());
+    await page.getByRole("button", { name: "Revoke laptop" }).click();
+    await page.getByText("You have no API keys.").waitFor();
+  });
+
+  it("lets the admin add a user, set a quota and read the audit log", async () => {
+    await page.getByRole("link", { name: "Admin" }).click();
+    await page.getByRole("button", { name: "New user" }).click();
+    await page.getByLabel("Username").fill("bob");
+    await page.getByLabel("Password").fill("bob-password-1234");
+    await page.getByRole("button", { name: "Create user" }).click();
+    await page.getByRole("cell", { name: "bob", exact: true }).waitFor();
+    await checkA11y("admin users");
+    await shot("12-admin-users");
+    await page.getByRole("link", { name: "Quotas" }).click();
+    await page.getByText("vCPU in use").waitFor();
+    await page.getByLabel("Username").fill("bob");
+    await page.getByLabel("vCPU").fill("3");
+    await page.getByLabel("Memory (GiB)").fill("6");
+    await page.getByRole("button", { name: "Save quota" }).click();
+    await page.getByRole("row", { name: /user bob/ }).getByRole("cell", { name: "3", exact: true }).waitFor();
+    const quotas = JSON.parse((await apiAsUser("GET", "/api/v2/quotas")).text);
+    assert.deepEqual(
+      quotas.quotas.filter((q) => q.subject === "bob").map((q) => [q.cpu, q.memory]),
+      [[3, 6]],
+    );
+    await checkA11y("admin quotas");
+    await shot("13-admin-quotas");
+    await page.getByRole("link", { name: "Audit log" }).click();
+    await page.getByRole("cell", { name: "PUT /api/v2/quotas/{subject_type}/{subject}" }).waitFor();
+    await shot("14-admin-audit");
+  });
+
+  it("works in a narrow window", async () => {
+    await page.setViewportSize({ width: 390, height: 800 });
+    await page.goto(`${baseUrl}/projects`);
+    await page.getByRole("link", { name: "demo" }).waitFor();
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert.ok(overflow <= 1, `the page is ${overflow}px wider than a 390px window`);
+    await shot("15-narrow");
+    await page.setViewportSize({ width: 1280, height: 800 });
+  });
+
+  it("signs out", async () => {
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await page.getByRole("heading", { name: "Sign in to Lathe" }).waitFor();
+    const s = await page.evaluate(async () => (await fetch("/api/v2/auth/session")).status);
+    assert.equal(s, 401);
+    // A page of the UI asked for while signed out comes back after signing in.
+    await page.goto(`${baseUrl}/projects/1/jobs`);
+    await page.getByLabel("Username").fill("admin");
+    await page.getByLabel("Password").fill(ADMIN_PASSWORD);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByRole("heading", { name: "Jobs" }).waitFor();
+    assert.match(page.url(), /\/projects\/1\/jobs$/);
+  });
+});

@@ -1,0 +1,104 @@
+// The layout (header, navigation) and the routes of every page.
+import { Link, NavLink, Navigate, Route, Routes, useLocation, useNavigate, useSearchParams } from "react-router-dom";
+
+import { ErrorBanner, Loading } from "./components/common";
+import { AdminPage } from "./pages/Admin";
+import { KeysPage } from "./pages/Keys";
+import { LoginPage } from "./pages/Login";
+import { ProjectPage } from "./pages/Project";
+import { ProjectsPage } from "./pages/Projects";
+import { SessionProvider, useSession } from "./session";
+
+export function App() {
+  return (
+    <SessionProvider>
+      <Shell />
+    </SessionProvider>
+  );
+}
+
+function Shell() {
+  const { user, checking, checkError, signOut } = useSession();
+  const location = useLocation();
+  const navigate = useNavigate();
+
+  if (checking) {
+    return (
+      <main className="page">
+        <Loading what="Connecting to Lathe" />
+      </main>
+    );
+  }
+  if (!user) {
+    if (location.pathname !== "/login") {
+      const next = location.pathname + location.search;
+      return <Navigate to={`/login${next !== "/" ? `?next=${encodeURIComponent(next)}` : ""}`} replace />;
+    }
+    return (
+      <main className="page narrow">
+        <ErrorBanner error={checkError} />
+        <LoginPage />
+      </main>
+    );
+  }
+  return (
+    <>
+      <a href="#main" className="skip">
+        Skip to content
+      </a>
+      <header className="top">
+        <Link to="/projects" className="brand" aria-label="Lathe home">
+          Lathe
+        </Link>
+        <nav aria-label="Main">
+          <NavLink to="/projects">Projects</NavLink>
+          <NavLink to="/keys">API keys</NavLink>
+          {user.is_admin && <NavLink to="/admin">Admin</NavLink>}
+        </nav>
+        <div className="who">
+          <span className="muted">
+            {user.display_name || user.username}
+            {user.is_admin ? " (admin)" : ""}
+          </span>
+          <button
+            type="button"
+            onClick={() => {
+              void signOut().then(() => navigate("/login"));
+            }}
+          >
+            Sign out
+          </button>
+        </div>
+      </header>
+      <main id="main" className="page">
+        <Routes>
+          <Route path="/" element={<Navigate to="/projects" replace />} />
+          <Route path="/login" element={<AfterSignIn />} />
+          <Route path="/projects" element={<ProjectsPage />} />
+          <Route path="/projects/:projectId/*" element={<ProjectPage />} />
+          <Route path="/keys" element={<KeysPage />} />
+          <Route path="/admin/*" element={<AdminPage />} />
+          <Route path="*" element={<NotFound />} />
+        </Routes>
+      </main>
+    </>
+  );
+}
+
+function NotFound() {
+  return (
+    <section>
+      <h1>Page not found</h1>
+      <p>
+        There is no page here. Go to your <Link to="/projects">projects</Link>.
+      </p>
+    </section>
+  );
+}
+
+// Signed in on /login: on to the page that asked for it (only a path of this site).
+function AfterSignIn() {
+  const [params] = useSearchParams();
+  const next = params.get("next");
+  return <Navigate to={next && next.startsWith("/") && !next.startsWith("//") ? next : "/projects"} replace />;
+}
