@@ -2,6 +2,7 @@
 #include "serving/model_serving.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <fstream>
 #include <future>
@@ -356,20 +357,25 @@ Status ModelServing::DeleteModel(std::int64_t project_id, std::int64_t model_id,
         (void)Stop(id, by);
     }
     // The replicas' workloads end in the background; the model's records go now (deployments
-    // still stopping keep their runtime until their replicas are gone).
-    return registry_.DeleteModel(project_id, model_id);
+    // still stopping keep their runtime until their replicas are gone), its files soon after.
+    RETURN_IF_ERROR(registry_.DeleteModel(project_id, model_id));
+    RequestCollect();
+    return {};
 }
 
 void ModelServing::ForgetProject(std::int64_t project_id) {
-    std::unique_lock lock(index_mu_);
-    for (auto it = by_key_.begin(); it != by_key_.end();) {
-        if (it->second.project_id == project_id) {
-            key_of_model_.erase(it->second.model_id);
-            it = by_key_.erase(it);
-        } else {
-            ++it;
+    {
+        std::unique_lock lock(index_mu_);
+        for (auto it = by_key_.begin(); it != by_key_.end();) {
+            if (it->second.project_id == project_id) {
+                key_of_model_.erase(it->second.model_id);
+                it = by_key_.erase(it);
+            } else {
+                ++it;
+            }
         }
     }
+    RequestCollect();
 }
 
 // ---- builds
@@ -677,20 +683,110 @@ void ModelServing::FailBuild(std::int64_t build_id, const std::string& reason) {
 void ModelServing::BuildLoop() {
     for (;;) {
         std::int64_t id = 0;
+        bool collect = false;
         {
             std::unique_lock lock(build_mu_);
-            build_wake_.wait(lock, [this] {
+            auto ready = [this] {
                 std::lock_guard inner(mu_);
-                return stopping_ || !build_queue_.empty();
-            });
-            std::lock_guard inner(mu_);
-            if (stopping_) {
-                return;
+                return stopping_ || !build_queue_.empty() || collect_requested_ ||
+                       (collect_retry_ && Steady::now() >= *collect_retry_);
+            };
+            if (collect_retry_) {
+                build_wake_.wait_until(lock, *collect_retry_, ready);
+            } else {
+                build_wake_.wait(lock, ready);
             }
-            id = build_queue_.front();
-            build_queue_.pop_front();
+            {
+                std::lock_guard inner(mu_);
+                if (stopping_) {
+                    return;
+                }
+            }
+            if (!build_queue_.empty()) {
+                id = build_queue_.front();
+                build_queue_.pop_front();
+            } else if (collect_requested_ || (collect_retry_ && Steady::now() >= *collect_retry_)) {
+                collect_requested_ = false;
+                collect_retry_.reset();
+                collect = true;
+            } else {
+                continue;
+            }
         }
-        RunBuild(id);
+        if (collect) {
+            CollectGarbage();
+        } else {
+            RunBuild(id);
+        }
+    }
+}
+
+void ModelServing::RequestCollect() {
+    {
+        std::lock_guard lock(build_mu_);
+        collect_requested_ = true;
+    }
+    build_wake_.notify_all();
+}
+
+void ModelServing::CollectGarbage() {
+    auto rows = registry_.BuildSnapshots();
+    if (!rows) {
+        LogWarn("cannot collect unused build files", {{"error", rows.error().message}});
+        return;
+    }
+    std::set<std::string> live;
+    std::set<std::int64_t> builds;
+    for (const auto& [build_id, snapshot] : *rows) {
+        builds.insert(build_id);
+        if (!snapshot.empty()) {
+            live.insert(snapshot);
+        }
+    }
+    std::set<std::int64_t> in_use;  // replicas of a deleted model may still run from its folder
+    {
+        std::lock_guard lock(mu_);
+        for (const auto& [_, rt] : deployments_) {
+            in_use.insert(rt->build.id);
+        }
+    }
+    auto stats = snapshots_.Collect(live);
+    if (!stats) {
+        LogWarn("cannot collect unused snapshots", {{"error", stats.error().message}});
+    }
+    std::int64_t removed = 0;
+    bool busy = false;
+    std::error_code ec;
+    for (fs::directory_iterator it(options_.data_dir / "builds", ec), end; !ec && it != end;
+         it.increment(ec)) {
+        const std::string name = it->path().filename().string();
+        std::int64_t id = 0;
+        auto [ptr, err] = std::from_chars(name.data(), name.data() + name.size(), id);
+        if (err != std::errc() || ptr != name.data() + name.size() || builds.count(id)) {
+            continue;
+        }
+        if (in_use.count(id)) {
+            busy = true;
+            continue;
+        }
+        std::error_code rm;
+        fs::remove_all(it->path(), rm);
+        if (rm) {
+            LogWarn("cannot remove a deleted build's folder",
+                    {{"dir", it->path().string()}, {"error", rm.message()}});
+        } else {
+            ++removed;
+        }
+    }
+    if (removed > 0 || (stats && stats->blobs_removed > 0)) {
+        LogInfo("collected unused build files",
+                {{"build_folders", removed},
+                 {"blobs", stats ? stats->blobs_removed : 0},
+                 {"bytes", stats ? stats->bytes_freed : 0}});
+    }
+    if (busy) {
+        std::lock_guard lock(build_mu_);
+        collect_retry_ = Steady::now() + std::chrono::seconds(30);
     }
 }
 

@@ -252,9 +252,16 @@ private:
     std::map<std::int64_t, std::int64_t> replica_of_;  // workload id -> deployment id
     std::thread control_;
 
-    std::mutex build_mu_;  // guards build_queue_
+    // Removes snapshots and build folders no build row needs any more (on the build thread, so
+    // no capture is under way and every snapshot captured so far is recorded in its row).
+    void CollectGarbage();
+    void RequestCollect();
+
+    std::mutex build_mu_;  // guards build_queue_, collect_requested_, collect_retry_
     std::condition_variable build_wake_;
     std::deque<std::int64_t> build_queue_;
+    bool collect_requested_ = true;  // once at start, then after deletions
+    std::optional<std::chrono::steady_clock::time_point> collect_retry_;
     std::thread builder_;
 
     std::shared_mutex index_mu_;  // guards the index

@@ -726,4 +726,16 @@ Result<std::vector<BuildExample>> ModelRegistry::Examples(std::int64_t build_id)
     return out;
 }
 
+Result<std::vector<std::pair<std::int64_t, std::string>>> ModelRegistry::BuildSnapshots() {
+    std::vector<std::pair<std::int64_t, std::string>> out;
+    RETURN_IF_ERROR(store_.Read([&](store::Tx& tx) -> Status {
+        ASSIGN_OR_RETURN(auto rows, tx.Query("SELECT id, snapshot FROM model_builds"));
+        for (const auto& r : rows) {
+            out.emplace_back(r.Int(0), r.Text(1));
+        }
+        return {};
+    }));
+    return out;
+}
+
 }  // namespace lathe::serving

@@ -178,6 +178,8 @@ public:
     Result<BuildExample> AddExample(std::int64_t build_id, const std::string& request,
                                     const std::string& response);
     Result<std::vector<BuildExample>> Examples(std::int64_t build_id);
+    // (build id, snapshot id) of every build, for garbage collection.
+    Result<std::vector<std::pair<std::int64_t, std::string>>> BuildSnapshots();
 
     Status AddReplica(std::int64_t workload_id, std::int64_t deployment_id,
                       const std::string& replica_id);

@@ -296,3 +296,21 @@ def test_a_deleted_projects_models_no_longer_answer(lathe, owner):
     status, body, _ = call(lathe.url, model["access_key"], 1)
     assert status == 404, body
     assert "no model has this access key" in body["error"]["message"]
+
+
+def test_a_deleted_models_files_are_collected(lathe, owner):
+    proj = create_project(owner.client)
+    c = owner.client
+    marker = unique("blob")
+    put_file(c, proj["id"], "predict.py", ECHO + f"# {marker}\n")
+    model = create_model(c, proj["id"], auth_enabled=False)
+    b = wait_build(c, proj["id"], model["id"], start_build(c, proj["id"], model["id"])["id"])
+    assert b["state"] == "built"
+    folder = lathe.data_dir / "builds" / str(b["id"])
+    manifest = lathe.data_dir / "snapshots" / "manifests" / f"{b['snapshot']}.json"
+    assert folder.is_dir() and manifest.is_file()
+    assert c.delete(f"/api/v2/projects/{proj['id']}/models/{model['id']}").status == 204
+    deadline = time.monotonic() + 30
+    while folder.exists() or manifest.exists():
+        assert time.monotonic() < deadline, "the deleted model's build files are still there"
+        time.sleep(0.1)
