@@ -57,10 +57,11 @@ run_ui() {
         rm -f "$log"
         return 1
     fi
-    (cd web && npx --no-install vitest run 2>&1) | tee "$log"
+    (cd web && NO_COLOR=1 npx --no-install vitest run 2>&1) | tee "$log"
     vitest_rc=${PIPESTATUS[0]}
     local vitest_line
-    vitest_line=$(grep -E '^ +Tests +[0-9]+' "$log" | tail -1 | sed -E 's/^ +Tests +//')
+    # CI=true makes vitest colour its output even into a pipe: drop the escapes before reading.
+    vitest_line=$(sed -E 's/\x1b\[[0-9;]*m//g' "$log" | grep -E '^ +Tests +[0-9]+' | tail -1 | sed -E 's/^ +Tests +//')
     : >"$log"
     BUILD_DIR="$BUILD_DIR" node --test --test-reporter=tap tests/ui/*.test.mjs 2>&1 | tee "$log"
     e2e_rc=${PIPESTATUS[0]}

@@ -333,7 +333,7 @@ describe("web UI", { timeout: 300_000 }, () => {
   });
 
   it("lets the admin add a user, set a quota and read the audit log", async () => {
-    await page.getByRole("link", { name: "Admin" }).click();
+    await page.getByRole("link", { name: "Admin", exact: true }).click();
     await page.getByRole("button", { name: "New user" }).click();
     await page.getByLabel("Username").fill("bob");
     await page.getByLabel("Password").fill("bob-password-1234");
@@ -360,13 +360,37 @@ describe("web UI", { timeout: 300_000 }, () => {
     await shot("14-admin-audit");
   });
 
+  it("shares the project with a collaborator and keeps a hidden variable hidden", async () => {
+    await page.goto(`${baseUrl}/projects/1/settings`);
+    await page.getByRole("form", { name: "Add a collaborator" }).getByLabel("Username").fill("bob");
+    await page.getByRole("form", { name: "Add a collaborator" }).getByLabel("Role").selectOption("Viewer");
+    await page.getByRole("button", { name: "Add", exact: true }).click();
+    await page.getByLabel("Role of bob").waitFor();
+    await page.getByLabel("Name", { exact: true }).fill("DB_PASSWORD");
+    await page.getByLabel("Value").fill("s3cret-value");
+    await page.getByLabel("Hidden").check();
+    await page.getByRole("button", { name: "Set variable" }).click();
+    await page.getByText("(hidden)").waitFor();
+    assert.ok(!(await page.content()).includes("s3cret-value"), "a hidden value is shown");
+    await checkA11y("project settings");
+    await shot("15-project-settings");
+  });
+
+  it("changes my display name", async () => {
+    await page.getByRole("link", { name: /My settings/ }).click();
+    await page.getByLabel("Display name").fill("Ada Admin");
+    await page.getByRole("button", { name: "Save profile" }).click();
+    await page.getByRole("link", { name: /Ada Admin/ }).waitFor();
+    await checkA11y("my settings");
+  });
+
   it("works in a narrow window", async () => {
     await page.setViewportSize({ width: 390, height: 800 });
     await page.goto(`${baseUrl}/projects`);
     await page.getByRole("link", { name: "demo" }).waitFor();
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     assert.ok(overflow <= 1, `the page is ${overflow}px wider than a 390px window`);
-    await shot("15-narrow");
+    await shot("16-narrow");
     await page.setViewportSize({ width: 1280, height: 800 });
   });
 

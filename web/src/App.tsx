@@ -7,6 +7,7 @@ import { KeysPage } from "./pages/Keys";
 import { LoginPage } from "./pages/Login";
 import { ProjectPage } from "./pages/Project";
 import { ProjectsPage } from "./pages/Projects";
+import { SettingsPage } from "./pages/Settings";
 import { SessionProvider, useSession } from "./session";
 
 export function App() {
@@ -56,10 +57,11 @@ function Shell() {
           {user.is_admin && <NavLink to="/admin">Admin</NavLink>}
         </nav>
         <div className="who">
-          <span className="muted">
+          <NavLink to="/settings">
+            <span className="visually-hidden">My settings: </span>
             {user.display_name || user.username}
             {user.is_admin ? " (admin)" : ""}
-          </span>
+          </NavLink>
           <button
             type="button"
             onClick={() => {
@@ -78,6 +80,7 @@ function Shell() {
           <Route path="/projects/:projectId/*" element={<ProjectPage />} />
           <Route path="/keys" element={<KeysPage />} />
           <Route path="/admin/*" element={<AdminPage />} />
+          <Route path="/settings" element={<SettingsPage />} />
           <Route path="*" element={<NotFound />} />
         </Routes>
       </main>

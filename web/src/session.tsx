@@ -10,6 +10,8 @@ interface SessionState {
   checkError: unknown;
   signIn: (username: string, password: string) => Promise<void>;
   signOut: () => Promise<void>;
+  // Reads the signed-in user again (after they changed their profile).
+  refresh: () => void;
 }
 
 const SessionContext = createContext<SessionState | null>(null);
@@ -54,8 +56,14 @@ export function SessionProvider({ children }: { children: ReactNode }) {
     }
   }, []);
 
+  const refresh = useCallback(() => {
+    api<Session>("GET", "/api/v2/auth/session")
+      .then((s) => setUser(s.user))
+      .catch(() => undefined);
+  }, []);
+
   return (
-    <SessionContext.Provider value={{ user, checking, checkError, signIn, signOut }}>{children}</SessionContext.Provider>
+    <SessionContext.Provider value={{ user, checking, checkError, signIn, signOut, refresh }}>{children}</SessionContext.Provider>
   );
 }
 

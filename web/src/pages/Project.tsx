@@ -8,6 +8,7 @@ import { ErrorBanner, Loading } from "../components/common";
 import { FilesPage } from "./Files";
 import { JobPage, JobsPage, NewJobPage } from "./Jobs";
 import { ModelPage, ModelsPage } from "./Models";
+import { ProjectSettingsPage } from "./ProjectSettings";
 
 export function ProjectPage() {
   const { projectId = "" } = useParams();
@@ -51,6 +52,7 @@ export function ProjectPage() {
         <NavLink to={`${base}/files`}>Files</NavLink>
         <NavLink to={`${base}/jobs`}>Jobs</NavLink>
         <NavLink to={`${base}/models`}>Models</NavLink>
+        <NavLink to={`${base}/settings`}>Settings</NavLink>
       </nav>
       <Routes>
         <Route index element={<Navigate to={`${base}/files`} replace />} />
@@ -60,6 +62,7 @@ export function ProjectPage() {
         <Route path="jobs/:jobId/*" element={<JobPage project={project} />} />
         <Route path="models" element={<ModelsPage project={project} />} />
         <Route path="models/:modelId/*" element={<ModelPage project={project} />} />
+        <Route path="settings" element={<ProjectSettingsPage project={project} />} />
       </Routes>
     </section>
   );
