@@ -95,11 +95,6 @@ Result<std::optional<std::int64_t>> NodeOf(store::Tx& tx, std::string_view kind,
     return std::optional<std::int64_t>(row->Int(0));
 }
 
-std::string Username(store::Tx& tx, std::int64_t user_id) {
-    auto row = tx.QueryOne("SELECT username FROM users WHERE id = ?", {user_id});
-    return row && *row ? (*row)->Text(0) : "user " + std::to_string(user_id);
-}
-
 std::string Trimmed(std::string path) {
     constexpr std::string_view kHome = "/home/cdsw/";
     if (path.starts_with(kHome)) {

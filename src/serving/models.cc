@@ -356,7 +356,7 @@ Result<Build> ModelRegistry::CreateBuild(Build b) {
                     {RandomUuid(), b.model_id, b.project_id,
                      std::string(BuildStateName(BuildState::kQueued)), b.file_path,
                      b.function_name, b.kernel, b.comment, env.dump(), b.created_by, now,
-                     b.rebuild_of ? store::Value(*b.rebuild_of) : store::Value(nullptr),
+                     OptionalValue(b.rebuild_of),
                      b.model_id}));
         RETURN_IF_ERROR(
             tx.Exec("UPDATE models SET updated_at = ? WHERE id = ?", {now, b.model_id}));
