@@ -376,6 +376,18 @@ describe("web UI", { timeout: 300_000 }, () => {
     await shot("15-project-settings");
   });
 
+  it("creates a team and adds a member", async () => {
+    await page.getByRole("link", { name: "Teams" }).click();
+    await page.getByText("No teams yet.").waitFor();
+    await page.getByLabel("Team name").fill("data");
+    await page.getByRole("button", { name: "Create team" }).click();
+    await page.getByRole("form", { name: "Add a member to data" }).getByLabel("Username").fill("bob");
+    await page.getByRole("button", { name: "Add member" }).click();
+    await page.getByLabel("Role of bob in data").waitFor();
+    await checkA11y("teams");
+    await shot("16-teams");
+  });
+
   it("changes my display name", async () => {
     await page.getByRole("link", { name: /My settings/ }).click();
     await page.getByLabel("Display name").fill("Ada Admin");
@@ -390,7 +402,7 @@ describe("web UI", { timeout: 300_000 }, () => {
     await page.getByRole("link", { name: "demo" }).waitFor();
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     assert.ok(overflow <= 1, `the page is ${overflow}px wider than a 390px window`);
-    await shot("16-narrow");
+    await shot("17-narrow");
     await page.setViewportSize({ width: 1280, height: 800 });
   });
 

@@ -8,6 +8,7 @@ import { LoginPage } from "./pages/Login";
 import { ProjectPage } from "./pages/Project";
 import { ProjectsPage } from "./pages/Projects";
 import { SettingsPage } from "./pages/Settings";
+import { TeamsPage } from "./pages/Teams";
 import { SessionProvider, useSession } from "./session";
 
 export function App() {
@@ -53,6 +54,7 @@ function Shell() {
         </Link>
         <nav aria-label="Main">
           <NavLink to="/projects">Projects</NavLink>
+          <NavLink to="/teams">Teams</NavLink>
           <NavLink to="/keys">API keys</NavLink>
           {user.is_admin && <NavLink to="/admin">Admin</NavLink>}
         </nav>
@@ -81,6 +83,7 @@ function Shell() {
           <Route path="/keys" element={<KeysPage />} />
           <Route path="/admin/*" element={<AdminPage />} />
           <Route path="/settings" element={<SettingsPage />} />
+          <Route path="/teams" element={<TeamsPage />} />
           <Route path="*" element={<NotFound />} />
         </Routes>
       </main>
