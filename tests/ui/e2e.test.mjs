@@ -358,6 +358,9 @@ describe("web UI", { timeout: 300_000 }, () => {
     await page.getByRole("link", { name: "Audit log" }).click();
     await page.getByRole("cell", { name: "PUT /api/v2/quotas/{subject_type}/{subject}" }).waitFor();
     await shot("14-admin-audit");
+    await page.getByRole("link", { name: "Runtimes and profiles" }).click();
+    await page.getByRole("cell", { name: "python3", exact: true }).waitFor();
+    await checkA11y("admin runtimes");
   });
 
   it("shares the project with a collaborator and keeps a hidden variable hidden", async () => {

@@ -26,12 +26,14 @@ export function AdminPage() {
         <NavLink to="/admin/users">Users</NavLink>
         <NavLink to="/admin/quotas">Quotas</NavLink>
         <NavLink to="/admin/audit">Audit log</NavLink>
+        <NavLink to="/admin/runtimes">Runtimes and profiles</NavLink>
       </nav>
       <Routes>
         <Route index element={<Navigate to="/admin/users" replace />} />
         <Route path="users" element={<Users />} />
         <Route path="quotas" element={<Quotas />} />
         <Route path="audit" element={<Audit />} />
+        <Route path="runtimes" element={<Runtimes />} />
       </Routes>
     </section>
   );
@@ -394,6 +396,96 @@ function Audit() {
         </table>
       )}
       <Pager list={list} label="Audit log" />
+    </>
+  );
+}
+
+interface Runtime {
+  name: string;
+  interpreter: string;
+}
+
+interface Profile {
+  name: string;
+  cpu: number;
+  memory: number;
+  nvidia_gpu: number;
+}
+
+// The kernels workloads can run and the named sizes users pick from (set in the server's
+// configuration: see docs/configuration.md).
+function Runtimes() {
+  const [runtimes, setRuntimes] = useState<{ runtimes: Runtime[]; max_workload: Profile } | null>(null);
+  const [profiles, setProfiles] = useState<Profile[] | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  useEffect(() => {
+    api<{ runtimes: Runtime[]; max_workload: Profile }>("GET", "/api/v2/runtimes", { query: { page_size: 100 } })
+      .then(setRuntimes)
+      .catch(setError);
+    listPage<Profile>("/api/v2/resource-profiles", "resource_profiles", { pageSize: 100 })
+      .then((p) => setProfiles(p.items))
+      .catch(setError);
+  }, []);
+  return (
+    <>
+      <ErrorBanner error={error} />
+      <section className="card" aria-label="Runtimes">
+        <h2>Runtimes</h2>
+        {!runtimes ? (
+          <Loading what="Loading runtimes" />
+        ) : (
+          <>
+            <table className="list compact">
+              <thead>
+                <tr>
+                  <th scope="col">Kernel</th>
+                  <th scope="col">Interpreter</th>
+                </tr>
+              </thead>
+              <tbody>
+                {runtimes.runtimes.map((r) => (
+                  <tr key={r.name}>
+                    <td>{r.name}</td>
+                    <td>
+                      <code>{r.interpreter}</code>
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+            <p className="muted">
+              Largest workload: {runtimes.max_workload.cpu} vCPU, {runtimes.max_workload.memory} GiB, {runtimes.max_workload.nvidia_gpu} GPUs.
+            </p>
+          </>
+        )}
+      </section>
+      <section className="card" aria-label="Resource profiles">
+        <h2>Resource profiles</h2>
+        {!profiles ? (
+          <Loading what="Loading profiles" />
+        ) : (
+          <table className="list compact">
+            <thead>
+              <tr>
+                <th scope="col">Profile</th>
+                <th scope="col">vCPU</th>
+                <th scope="col">Memory (GiB)</th>
+                <th scope="col">GPUs</th>
+              </tr>
+            </thead>
+            <tbody>
+              {profiles.map((p) => (
+                <tr key={p.name}>
+                  <td>{p.name}</td>
+                  <td>{p.cpu}</td>
+                  <td>{p.memory}</td>
+                  <td>{p.nvidia_gpu}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+      </section>
     </>
   );
 }

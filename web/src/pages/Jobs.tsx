@@ -7,6 +7,7 @@ import { api, listPage } from "../api/client";
 import type { FileEntry, Job, JobRun, Project } from "../api/types";
 import { Empty, ErrorBanner, Loading, Pager, StatusBadge, usePagedList, usePoll } from "../components/common";
 import { LogView } from "../components/LogView";
+import { ProfilePicker } from "../components/ProfilePicker";
 import { ScheduleBuilder } from "../components/ScheduleBuilder";
 import { formatDuration, formatTime } from "../lib/format";
 import { choiceOf, fieldsOf, isTerminal, type ScheduleChoice } from "../lib/schedule";
@@ -217,6 +218,12 @@ export function NewJobPage({ project }: { project: Project }) {
         <input value={args} onChange={(e) => setArgs(e.target.value)} placeholder="--epochs 3" />
       </label>
       <div className="row">
+        <ProfilePicker
+          onPick={(p) => {
+            setCpu(p.cpu);
+            setMemory(p.memory);
+          }}
+        />
         <label>
           vCPU
           <input type="number" min={0.1} step="any" value={cpu} onChange={(e) => setCpu(Number(e.target.value))} />

@@ -7,6 +7,7 @@ import { api, ApiError, listPage } from "../api/client";
 import type { Deployment, FileEntry, MetricSeries, Model, ModelBuild, Project, Replica } from "../api/types";
 import { CopyButton, Empty, ErrorBanner, Loading, Pager, StatusBadge, usePagedList, usePoll } from "../components/common";
 import { LogView } from "../components/LogView";
+import { ProfilePicker } from "../components/ProfilePicker";
 import { formatTime } from "../lib/format";
 import { alignSeries, metricNames, RANGES, type Stat } from "../lib/series";
 
@@ -416,6 +417,12 @@ function Deploy({ project, model, builds, onDeployed }: { project: Project; mode
           {autoscale ? "Min replicas" : "Replicas"}
           <input type="number" min={1} max={100} value={replicas} onChange={(e) => setReplicas(Number(e.target.value))} />
         </label>
+        <ProfilePicker
+          onPick={(p) => {
+            setCpu(p.cpu);
+            setMemory(p.memory);
+          }}
+        />
         <label>
           vCPU per replica
           <input type="number" min={0.01} step="any" value={cpu} onChange={(e) => setCpu(Number(e.target.value))} />
