@@ -312,6 +312,13 @@ describe("web UI", { timeout: 300_000 }, () => {
     // Rollups lag predictions by up to metrics_rollup_seconds (10 s); the tab polls every 10 s.
     await page.getByTestId("chart").waitFor({ timeout: 60_000 });
     await page.locator(".u-legend").getByText("score (mean)").waitFor();
+    // Drift against a training file in the project: far from the calls' scores (2 to 42).
+    const csv = "score\n" + Array.from({ length: 50 }, (_, i) => String(1000 + i)).join("\n") + "\n";
+    assert.equal((await apiAsUser("PUT", "/api/v2/projects/1/files/train.csv", csv)).status, 201);
+    await page.getByLabel("Compare it with a data file").check();
+    await page.getByLabel("Reference file").fill("train.csv");
+    await page.getByRole("button", { name: "Compute drift" }).click();
+    await page.getByRole("table", { name: "Drift per feature" }).getByText("drifted", { exact: true }).waitFor();
     await checkA11y("monitoring");
     await shot("10-model-monitoring");
   });

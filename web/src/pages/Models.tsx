@@ -6,6 +6,7 @@ import { Link, NavLink, Route, Routes, useNavigate, useParams } from "react-rout
 import { api, ApiError, listPage } from "../api/client";
 import type { Deployment, FileEntry, MetricSeries, Model, ModelBuild, Project, Replica } from "../api/types";
 import { CopyButton, Empty, ErrorBanner, Loading, Pager, StatusBadge, usePagedList, usePoll } from "../components/common";
+import { DriftPanel } from "../components/DriftPanel";
 import { LogView } from "../components/LogView";
 import { ProfilePicker } from "../components/ProfilePicker";
 import { formatTime } from "../lib/format";
@@ -772,6 +773,7 @@ function Monitoring({ project, model }: { project: Project; model: Model }) {
           </>
         )}
       </section>
+      {names.length > 0 && <DriftPanel modelCrn={model.crn} rangeMs={range} />}
     </>
   );
 }
