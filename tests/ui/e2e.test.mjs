@@ -319,6 +319,14 @@ describe("web UI", { timeout: 300_000 }, () => {
     await page.getByLabel("Reference file").fill("train.csv");
     await page.getByRole("button", { name: "Compute drift" }).click();
     await page.getByRole("table", { name: "Drift per feature" }).getByText("drifted", { exact: true }).waitFor();
+    // A monitor on the score's mean (21 on average) over 10 opens an alert when evaluated.
+    await page.getByLabel("Monitor name").fill("score high");
+    await page.getByLabel("Metric", { exact: true }).fill("score");
+    await page.getByLabel("Threshold").fill("10");
+    await page.getByRole("button", { name: "Create monitor" }).click();
+    await page.getByRole("button", { name: "Evaluate now score high" }).click();
+    await page.getByRole("table", { name: "Monitors" }).getByText("breached").waitFor();
+    await page.getByRole("table", { name: "Alerts" }).getByText("monitor 'score high'", { exact: false }).waitFor();
     await checkA11y("monitoring");
     await shot("10-model-monitoring");
   });

@@ -155,10 +155,10 @@ export function isTerminal(status: string): boolean {
 }
 
 export function statusTone(status: string): "ok" | "bad" | "busy" | "idle" {
-  if (status === "succeeded" || status === "deployed" || status === "built" || status === "ready" || status === "stable" || status === "running") {
+  if (status === "succeeded" || status === "deployed" || status === "built" || status === "ready" || status === "stable" || status === "ok" || status === "resolved" || status === "running") {
     return status === "running" ? "busy" : "ok";
   }
-  if (status === "failed" || status === "timedout" || status === "drifted") {
+  if (status === "failed" || status === "timedout" || status === "drifted" || status === "breached" || status === "open") {
     return "bad";
   }
   if (status === "stopped") {

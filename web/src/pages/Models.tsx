@@ -8,6 +8,7 @@ import type { Deployment, FileEntry, MetricSeries, Model, ModelBuild, Project, R
 import { CopyButton, Empty, ErrorBanner, Loading, Pager, StatusBadge, usePagedList, usePoll } from "../components/common";
 import { DriftPanel } from "../components/DriftPanel";
 import { LogView } from "../components/LogView";
+import { MonitorsPanel } from "../components/MonitorsPanel";
 import { ProfilePicker } from "../components/ProfilePicker";
 import { formatTime } from "../lib/format";
 import { alignSeries, metricNames, RANGES, type Stat } from "../lib/series";
@@ -774,6 +775,7 @@ function Monitoring({ project, model }: { project: Project; model: Model }) {
         )}
       </section>
       {names.length > 0 && <DriftPanel modelCrn={model.crn} rangeMs={range} />}
+      <MonitorsPanel projectId={project.id} modelId={model.id} metrics={names} canEdit={canEdit(project)} />
     </>
   );
 }
