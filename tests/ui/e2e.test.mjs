@@ -260,6 +260,14 @@ describe("web UI", { timeout: 300_000 }, () => {
     await page.getByRole("row", { name: /hello/ }).getByText("succeeded").waitFor();
     await checkA11y("jobs");
     await shot("06-jobs");
+    // Edit it: every field of the form is saved, the schedule back to manual.
+    await page.getByRole("link", { name: "hello", exact: true }).click();
+    await page.getByRole("button", { name: "Edit job" }).click();
+    await page.getByLabel("Arguments").fill("--greeting hi");
+    await page.getByLabel("Manual (run it yourself)").check();
+    await page.getByRole("button", { name: "Save job" }).click();
+    await page.getByTestId("schedule-description").getByText("manual").waitFor();
+    await page.getByText("--greeting hi").waitFor();
   });
 
   it("stops a running job", async () => {

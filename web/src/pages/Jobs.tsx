@@ -124,14 +124,19 @@ interface Runtime {
 }
 
 export function NewJobPage({ project }: { project: Project }) {
-  const [name, setName] = useState("");
-  const [script, setScript] = useState("");
-  const [kernel, setKernel] = useState("python3");
-  const [args, setArgs] = useState("");
-  const [cpu, setCpu] = useState(1);
-  const [memory, setMemory] = useState(2);
-  const [timeout, setTimeoutSeconds] = useState(0);
-  const [schedule, setSchedule] = useState<ScheduleChoice>({ kind: "manual" });
+  return <JobForm project={project} />;
+}
+
+// Creates a job, or changes `job` when given (PATCH with every field of the form).
+function JobForm({ project, job, onSaved }: { project: Project; job?: Job; onSaved?: (j: Job) => void }) {
+  const [name, setName] = useState(job?.name ?? "");
+  const [script, setScript] = useState(job?.script ?? "");
+  const [kernel, setKernel] = useState(job?.kernel ?? "python3");
+  const [args, setArgs] = useState(job?.arguments ?? "");
+  const [cpu, setCpu] = useState(job?.cpu ?? 1);
+  const [memory, setMemory] = useState(job?.memory ?? 2);
+  const [timeout, setTimeoutSeconds] = useState(job?.timeout ?? 0);
+  const [schedule, setSchedule] = useState<ScheduleChoice>(() => (job ? choiceOf(job) : { kind: "manual" }));
   const [scripts, setScripts] = useState<string[]>([]);
   const [runtimes, setRuntimes] = useState<Runtime[]>([{ name: "python3" }]);
   const [jobs, setJobs] = useState<Job[]>([]);
@@ -147,12 +152,12 @@ export function NewJobPage({ project }: { project: Project }) {
       .then((p) => p.items.length && setRuntimes(p.items))
       .catch(() => undefined);
     listPage<Job>(jobsApi(project.id), "jobs", { pageSize: 1000, sort: "name" })
-      .then((p) => setJobs(p.items))
+      .then((p) => setJobs(p.items.filter((j) => j.id !== job?.id)))
       .catch(() => undefined);
-  }, [project.id]);
+  }, [project.id, job?.id]);
 
   // The kernel follows the script's extension until the user picks one.
-  const [kernelTouched, setKernelTouched] = useState(false);
+  const [kernelTouched, setKernelTouched] = useState(!!job);
   useEffect(() => {
     if (!kernelTouched) {
       setKernel(/\.r$/i.test(script) ? "r" : script.endsWith(".sh") ? "bash" : "python3");
@@ -169,10 +174,14 @@ export function NewJobPage({ project }: { project: Project }) {
     }
     setBusy(true);
     try {
-      const job = await api<Job>("POST", jobsApi(project.id), {
-        body: { name: name.trim(), script: script.trim(), kernel, arguments: args, cpu, memory, timeout, ...s.fields },
-      });
-      navigate(`/projects/${project.id}/jobs/${job.id}`);
+      const body = { name: name.trim(), script: script.trim(), kernel, arguments: args, cpu, memory, timeout, ...s.fields };
+      if (job) {
+        onSaved?.(await api<Job>("PATCH", `${jobsApi(project.id)}/${job.id}`, { body }));
+        setBusy(false);
+        return;
+      }
+      const created = await api<Job>("POST", jobsApi(project.id), { body });
+      navigate(`/projects/${project.id}/jobs/${created.id}`);
     } catch (err) {
       setError(err);
       setBusy(false);
@@ -180,8 +189,8 @@ export function NewJobPage({ project }: { project: Project }) {
   };
 
   return (
-    <form className="card" onSubmit={submit} aria-label="New job">
-      <h2>New job</h2>
+    <form className="card" onSubmit={submit} aria-label={job ? "Change the job" : "New job"}>
+      <h2>{job ? `Change ${job.name}` : "New job"}</h2>
       <div className="row">
         <label>
           Name
@@ -241,9 +250,9 @@ export function NewJobPage({ project }: { project: Project }) {
       <ErrorBanner error={error} />
       <div className="buttons">
         <button type="submit" className="primary" disabled={busy}>
-          {busy ? "Creating…" : "Create job"}
+          {busy ? "Saving…" : job ? "Save job" : "Create job"}
         </button>
-        <Link to={`/projects/${project.id}/jobs`}>Cancel</Link>
+        {!job && <Link to={`/projects/${project.id}/jobs`}>Cancel</Link>}
       </div>
     </form>
   );
@@ -290,7 +299,7 @@ export function JobPage({ project }: { project: Project }) {
           )}
           {canEdit(project) && (
             <button type="button" onClick={() => setEditing((e) => !e)} aria-expanded={editing}>
-              Change schedule
+              Edit job
             </button>
           )}
         </div>
@@ -330,7 +339,7 @@ export function JobPage({ project }: { project: Project }) {
         )}
       </dl>
       {editing && (
-        <EditSchedule
+        <JobForm
           project={project}
           job={job}
           onSaved={(j) => {
@@ -344,39 +353,6 @@ export function JobPage({ project }: { project: Project }) {
         <Route path="runs/:runId" element={<RunPage project={project} job={job} />} />
       </Routes>
     </>
-  );
-}
-
-function EditSchedule({ project, job, onSaved }: { project: Project; job: Job; onSaved: (j: Job) => void }) {
-  const [choice, setChoice] = useState<ScheduleChoice>(() => choiceOf(job));
-  const [jobs, setJobs] = useState<Job[]>([]);
-  const [error, setError] = useState<unknown>(null);
-  useEffect(() => {
-    listPage<Job>(jobsApi(project.id), "jobs", { pageSize: 1000, sort: "name" })
-      .then((p) => setJobs(p.items.filter((j) => j.id !== job.id)))
-      .catch(() => undefined);
-  }, [project.id, job.id]);
-  const save = async (e: FormEvent) => {
-    e.preventDefault();
-    const s = fieldsOf(choice);
-    if ("error" in s) {
-      setError(new Error(s.error));
-      return;
-    }
-    try {
-      onSaved(await api<Job>("PATCH", `${jobsApi(project.id)}/${job.id}`, { body: s.fields }));
-    } catch (err) {
-      setError(err);
-    }
-  };
-  return (
-    <form className="card" onSubmit={save} aria-label="Change schedule">
-      <ScheduleBuilder value={choice} onChange={setChoice} jobs={jobs} />
-      <ErrorBanner error={error} />
-      <button type="submit" className="primary">
-        Save schedule
-      </button>
-    </form>
   );
 }
 
