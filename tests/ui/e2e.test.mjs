@@ -339,6 +339,39 @@ describe("web UI", { timeout: 300_000 }, () => {
     await shot("10-model-monitoring");
   });
 
+  it("finds the model in the catalog and walks its lineage graph", async () => {
+    await page.goto(`${baseUrl}/catalog`);
+    const row = page.getByRole("row", { name: /doubler/ });
+    await row.getByText("v1 (1 in all)").waitFor();
+    await row.getByText("deployed", { exact: true }).waitFor();
+    await checkA11y("catalog");
+    await shot("11-catalog");
+    await row.getByRole("link", { name: "Lineage of doubler" }).click();
+    const graph = page.getByTestId("lineage-graph");
+    await graph.waitFor();
+    // Upstream of the deployment, three levels: the deploy, the build and the build's process.
+    await page.waitForFunction(() => Number(document.querySelector("[data-testid=lineage-graph]")?.dataset.nodes) >= 4);
+    await page.getByText(/The graph as a list/).click();
+    const list = page.locator("details table");
+    await list.getByRole("cell", { name: "Deployment", exact: true }).waitFor();
+    assert.equal(await list.getByRole("cell", { name: "doubler", exact: true }).count(), 0);
+    // Expanding the build's process brings in the model it was built from.
+    await list.getByRole("row", { name: /Build model build 1/ }).getByRole("button", { name: /Expand/ }).click();
+    await list.getByRole("cell", { name: "doubler", exact: true }).waitFor();
+    assert.ok(Number(await graph.getAttribute("data-nodes")) >= 6);
+    await shot("12-lineage-graph");
+    // Hiding a kind takes its nodes out of the graph and the list.
+    await page.getByLabel(/^File snapshot/).uncheck();
+    assert.equal(await list.getByRole("cell", { name: "File snapshot", exact: true }).count(), 0);
+    // Search, then center on what was found.
+    await page.getByLabel("Name").fill("doubler");
+    await page.getByRole("button", { name: "Search" }).click();
+    await page.getByRole("list", { name: "Entities found" }).getByRole("button", { name: "doubler" }).click();
+    await page.getByRole("complementary", { name: "Node details" }).getByRole("heading", { name: "doubler" }).waitFor();
+    await checkA11y("lineage");
+    await shot("13-lineage-search");
+  });
+
   it("creates and revokes an API key", async () => {
     await page.getByRole("link", { name: "API keys" }).click();
     await page.getByText("You have no API keys.").waitFor();

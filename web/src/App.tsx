@@ -1,8 +1,10 @@
 // The layout (header, navigation) and the routes of every page.
+import { lazy, Suspense } from "react";
 import { Link, NavLink, Navigate, Route, Routes, useLocation, useNavigate, useSearchParams } from "react-router-dom";
 
 import { ErrorBanner, Loading } from "./components/common";
 import { AdminPage } from "./pages/Admin";
+import { CatalogPage } from "./pages/Catalog";
 import { KeysPage } from "./pages/Keys";
 import { LoginPage } from "./pages/Login";
 import { ProjectPage } from "./pages/Project";
@@ -10,6 +12,9 @@ import { ProjectsPage } from "./pages/Projects";
 import { SettingsPage } from "./pages/Settings";
 import { TeamsPage } from "./pages/Teams";
 import { SessionProvider, useSession } from "./session";
+
+// The graph library is large: loaded when the lineage page is opened.
+const LineagePage = lazy(() => import("./pages/Lineage").then((m) => ({ default: m.LineagePage })));
 
 export function App() {
   return (
@@ -54,6 +59,8 @@ function Shell() {
         </Link>
         <nav aria-label="Main">
           <NavLink to="/projects">Projects</NavLink>
+          <NavLink to="/catalog">Catalog</NavLink>
+          <NavLink to="/lineage">Lineage</NavLink>
           <NavLink to="/teams">Teams</NavLink>
           <NavLink to="/keys">API keys</NavLink>
           {user.is_admin && <NavLink to="/admin">Admin</NavLink>}
@@ -84,6 +91,15 @@ function Shell() {
           <Route path="/admin/*" element={<AdminPage />} />
           <Route path="/settings" element={<SettingsPage />} />
           <Route path="/teams" element={<TeamsPage />} />
+          <Route path="/catalog" element={<CatalogPage />} />
+          <Route
+            path="/lineage"
+            element={
+              <Suspense fallback={<Loading what="Loading the lineage page" />}>
+                <LineagePage />
+              </Suspense>
+            }
+          />
           <Route path="*" element={<NotFound />} />
         </Routes>
       </main>

@@ -149,6 +149,7 @@ export function ModelPage({ project }: { project: Project }) {
         <NavLink to={`${here}/deployments`}>Deployments</NavLink>
         <NavLink to={`${here}/test`}>Test</NavLink>
         <NavLink to={`${here}/monitoring`}>Monitoring</NavLink>
+        <Link to={`/lineage?entity=${encodeURIComponent(model.crn)}&direction=both`}>Lineage</Link>
       </nav>
       <Routes>
         <Route index element={<Builds project={project} model={model} onChange={load} />} />
