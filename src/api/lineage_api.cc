@@ -6,6 +6,7 @@
 #include "api/endpoint.h"
 #include "api/render.h"
 #include "api/routes.h"
+#include "core/log.h"
 #include "lineage/atlas.h"
 #include "lineage/exporter.h"
 #include "lineage/lineage.h"
@@ -101,6 +102,15 @@ json ExportStatusJson(const lineage::ExportStatus& st) {
             {"last_delivered_at", OptionalTime(st.last_delivered_at)}};
 }
 
+// Records what happened since the last pass, so a read sees the newest facts. A failure to record
+// (a full disk, say) must not stop anyone reading what is there: it is logged, and retried by the
+// recorder's own thread.
+void Refresh(Context& ctx) {
+    if (auto st = ctx.services.lineage.SyncNow(); !st) {
+        LogWarn("cannot record lineage before a read", {{"error", st.error().message}});
+    }
+}
+
 }  // namespace
 
 void RegisterLineageRoutes(http::Router& router, Services& s) {
@@ -117,7 +127,7 @@ void RegisterLineageRoutes(http::Router& router, Services& s) {
             ASSIGN_OR_RETURN(auto direction, DirectionOf(ctx.request));
             ASSIGN_OR_RETURN(int max_nodes, BoundedQueryInt(ctx.request, "max_nodes", 1000, 1,
                                                             static_cast<int>(kMaxGraphNodes)));
-            RETURN_IF_ERROR(ctx.services.lineage.SyncNow());
+            Refresh(ctx);
             bool truncated = false;
             ASSIGN_OR_RETURN(auto graph,
                              ctx.services.lineage.Around(ctx.principal, *entity, depth, direction,
@@ -157,7 +167,7 @@ void RegisterLineageRoutes(http::Router& router, Services& s) {
                 }
                 q.after_id = *after;
             }
-            RETURN_IF_ERROR(ctx.services.lineage.SyncNow());
+            Refresh(ctx);
             ASSIGN_OR_RETURN(auto nodes, ctx.services.lineage.Search(ctx.principal, q));
             json items = json::array();
             for (const auto& n : nodes) {
@@ -176,7 +186,7 @@ void RegisterLineageRoutes(http::Router& router, Services& s) {
             if (format != "atlas" && format != "json") {
                 return MakeError(ErrorCode::kBadRequest, "format must be atlas or json");
             }
-            RETURN_IF_ERROR(ctx.services.lineage.SyncNow());
+            Refresh(ctx);
             bool truncated = false;
             lineage::Graph graph;
             if (auto entity = Query(ctx.request, "entity"); entity && !entity->empty()) {
@@ -295,7 +305,7 @@ void RegisterLineageRoutes(http::Router& router, Services& s) {
                 }
                 return Status{};
             }));
-            RETURN_IF_ERROR(ctx.services.lineage.SyncNow());
+            Refresh(ctx);
             json items = json::array();
             const std::string ws = ctx.services.serving.workspace();
             for (const auto& row : rows) {
