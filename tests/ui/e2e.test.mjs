@@ -339,10 +339,27 @@ describe("web UI", { timeout: 300_000 }, () => {
     await shot("10-model-monitoring");
   });
 
+  it("rebuilds a build, shows that it reproduces, and names the champion", async () => {
+    await page.goto(`${baseUrl}/projects/1/models/1/builds`);
+    await page.getByRole("button", { name: "Rebuild and verify build #1" }).click();
+    const verification = page.getByRole("region", { name: "Verification" });
+    await verification.getByText("reproduced", { exact: true }).waitFor({ timeout: 90_000 });
+    await verification.getByText("Stored files: intact").waitFor();
+    assert.equal(await page.getByText(/is running; its comparison follows/).count(), 0);
+    const aliases = page.getByRole("region", { name: "Aliases" });
+    await aliases.getByRole("textbox", { name: "Alias" }).fill("champion");
+    await aliases.getByRole("combobox", { name: "Build" }).selectOption({ label: "v1 (build #1)" });
+    await aliases.getByRole("button", { name: "Set alias" }).click();
+    await aliases.getByText(/→ v1 \(build #1\)/).waitFor();
+    await checkA11y("rebuild and aliases");
+    await shot("11-model-rebuild");
+  });
+
   it("finds the model in the catalog and walks its lineage graph", async () => {
     await page.goto(`${baseUrl}/catalog`);
     const row = page.getByRole("row", { name: /doubler/ });
-    await row.getByText("v1 (1 in all)").waitFor();
+    await row.getByText("v2 (2 in all)").waitFor();
+    await row.getByText("→ v1").waitFor();
     await row.getByText("deployed", { exact: true }).waitFor();
     await checkA11y("catalog");
     await shot("11-catalog");

@@ -107,6 +107,8 @@ export interface ModelBuild {
   comment: string;
   created_at: string;
   finished_at: string | null;
+  version: number;
+  rebuild_of: number | null;
 }
 
 export interface Percentiles {

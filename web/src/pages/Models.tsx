@@ -12,6 +12,7 @@ import { MonitorsPanel } from "../components/MonitorsPanel";
 import { ProfilePicker } from "../components/ProfilePicker";
 import { formatTime } from "../lib/format";
 import { alignSeries, metricNames, RANGES, type Stat } from "../lib/series";
+import { Aliases, VerificationReport } from "./ModelGovernance";
 
 // The chart library loads with the monitoring tab.
 const TimeChart = lazy(() => import("../components/Chart").then((m) => ({ default: m.TimeChart })));
@@ -164,6 +165,7 @@ export function ModelPage({ project }: { project: Project }) {
 
 function Builds({ project, model, onChange }: { project: Project; model: Model; onChange: () => void }) {
   const base = `${modelsApi(project.id)}/${model.id}/builds`;
+  const [rebuildError, setRebuildError] = useState<unknown>(null);
   const list = usePagedList<ModelBuild>((p) => listPage<ModelBuild>(base, "builds", p), [base]);
   const [selected, setSelected] = useState<number | null>(null);
   const busy = list.items.some((b) => b.state === "queued" || b.state === "building");
@@ -175,11 +177,21 @@ function Builds({ project, model, onChange }: { project: Project; model: Model; 
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [busy]);
   const shown = list.items.find((b) => b.id === selected) ?? list.items[0];
+  const rebuild = async (b: ModelBuild) => {
+    setRebuildError(null);
+    try {
+      const r = await api<ModelBuild>("POST", `${base}/${b.id}:rebuild`);
+      setSelected(r.id);
+      list.reload();
+    } catch (err) {
+      setRebuildError(err);
+    }
+  };
 
   return (
     <>
       {canEdit(project) && <NewBuild project={project} model={model} onStarted={(b) => { setSelected(b.id); list.reload(); }} />}
-      <ErrorBanner error={list.error} />
+      <ErrorBanner error={list.error || rebuildError} />
       {list.loading && !list.items.length ? (
         <Loading what="Loading builds" />
       ) : list.items.length === 0 ? (
@@ -205,7 +217,8 @@ function Builds({ project, model, onChange }: { project: Project; model: Model; 
                 <td>
                   <button type="button" className="link" onClick={() => setSelected(b.id)}>
                     Build #{b.id}
-                  </button>
+                  </button>{" "}
+                  <span className="muted">v{b.version}</span>
                   {b.comment && <div className="muted small-text">{b.comment}</div>}
                 </td>
                 <td>
@@ -222,6 +235,11 @@ function Builds({ project, model, onChange }: { project: Project; model: Model; 
                   {b.state === "built" && canEdit(project) && (
                     <Link to={`/projects/${project.id}/models/${model.id}/deployments?build=${b.id}`}>Deploy…</Link>
                   )}
+                  {b.state === "built" && canEdit(project) && (
+                    <button type="button" className="link" onClick={() => void rebuild(b)}>
+                      Rebuild and verify<span className="visually-hidden"> build #{b.id}</span>
+                    </button>
+                  )}
                 </td>
               </tr>
             ))}
@@ -229,6 +247,12 @@ function Builds({ project, model, onChange }: { project: Project; model: Model; 
         </table>
       )}
       <Pager list={list} label="Builds" />
+      {shown?.rebuild_of && (
+        <VerificationReport key={`verify-${shown.id}-${shown.state}`} buildPath={`${base}/${shown.id}`} build={shown} />
+      )}
+      {list.items.length > 0 && (
+        <Aliases modelPath={`${modelsApi(project.id)}/${model.id}`} builds={list.items} editable={canEdit(project)} />
+      )}
       {/* A queued build has no log to follow yet: follow again as its state moves on. */}
       {shown && <LogView key={`${shown.id}-${shown.state}`} logsPath={`${base}/${shown.id}/logs`} live label={`Log of build #${shown.id}`} />}
     </>
