@@ -472,6 +472,28 @@ describe("web UI", { timeout: 300_000 }, () => {
     await checkA11y("my settings");
   });
 
+  it("renames a project, changes its visibility and deletes it", async () => {
+    const made = await apiAsUser("POST", "/api/v2/projects", { name: "scratch" });
+    assert.equal(made.status, 201, made.text);
+    const id = JSON.parse(made.text).id;
+    await page.goto(`${baseUrl}/projects/${id}/settings`);
+    const about = page.getByRole("region", { name: "About this project" });
+    await about.getByRole("textbox", { name: "Project name" }).fill("scratch-renamed");
+    await about.getByRole("combobox", { name: "Visibility" }).selectOption("public");
+    await about.getByRole("button", { name: "Save" }).click();
+    await about.getByText("Saved.", { exact: false }).waitFor();
+    const after = JSON.parse((await apiAsUser("GET", `/api/v2/projects/${id}`)).text);
+    assert.equal(after.name, "scratch-renamed");
+    assert.equal(after.visibility, "public");
+    await checkA11y("project settings");
+    // The project's name typed at the prompt confirms the deletion.
+    await page.reload();
+    page.once("dialog", (d) => void d.accept("scratch-renamed"));
+    await page.getByRole("button", { name: "Delete this project…" }).click();
+    await page.waitForURL(`${baseUrl}/projects`);
+    assert.equal((await apiAsUser("GET", `/api/v2/projects/${id}`)).status, 404);
+  });
+
   it("works in a narrow window", async () => {
     await page.setViewportSize({ width: 390, height: 800 });
     await page.goto(`${baseUrl}/projects`);

@@ -1,6 +1,8 @@
-// A project's settings: its collaborators and their roles, and its environment variables (hidden
-// values are never shown again once set).
+// A project's settings: its name, description and visibility (and deleting it), its
+// collaborators and their roles, and its environment variables (hidden values are never shown
+// again once set).
 import { useState, type FormEvent } from "react";
+import { useNavigate } from "react-router-dom";
 
 import { api, listPage } from "../api/client";
 import type { Project } from "../api/types";
@@ -22,9 +24,98 @@ interface EnvVar {
 export function ProjectSettingsPage({ project }: { project: Project }) {
   return (
     <>
+      {project.my_role === "Admin" && <About project={project} />}
       <Collaborators project={project} />
       <Environment project={project} />
     </>
+  );
+}
+
+const VISIBILITIES: [string, string][] = [
+  ["private", "Private: collaborators only"],
+  ["team", "Team: also the owner's teammates, as Viewers"],
+  ["public", "Public: every user, as Viewers"],
+];
+
+function About({ project }: { project: Project }) {
+  const navigate = useNavigate();
+  const [name, setName] = useState(project.name);
+  const [description, setDescription] = useState(project.description);
+  const [visibility, setVisibility] = useState(project.visibility);
+  const [saved, setSaved] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+
+  const save = async (e: FormEvent) => {
+    e.preventDefault();
+    setError(null);
+    setSaved(false);
+    try {
+      await api("PATCH", `/api/v2/projects/${project.id}`, {
+        body: { name: name.trim(), description, visibility },
+      });
+      setSaved(true);
+    } catch (err) {
+      setError(err);
+    }
+  };
+  const remove = async () => {
+    if (
+      window.prompt(
+        `Deleting “${project.name}” removes its files, jobs, runs and models for good. Type the project's name to go on.`,
+      ) !== project.name
+    ) {
+      return;
+    }
+    setError(null);
+    try {
+      await api("DELETE", `/api/v2/projects/${project.id}`);
+      navigate("/projects");
+    } catch (err) {
+      setError(err);
+    }
+  };
+
+  return (
+    <section className="card" aria-label="About this project">
+      <h2>Project</h2>
+      <ErrorBanner error={error} onDismiss={() => setError(null)} />
+      <form onSubmit={save}>
+        <div className="row">
+          <label>
+            Project name
+            <input value={name} onChange={(e) => setName(e.target.value)} required maxLength={100} />
+          </label>
+          <label>
+            Visibility
+            <select value={visibility} onChange={(e) => setVisibility(e.target.value)}>
+              {VISIBILITIES.map(([v, label]) => (
+                <option key={v} value={v}>
+                  {label}
+                </option>
+              ))}
+            </select>
+          </label>
+        </div>
+        <label>
+          Description
+          <input value={description} onChange={(e) => setDescription(e.target.value)} />
+        </label>
+        <button type="submit" className="primary">
+          Save
+        </button>{" "}
+        {saved && (
+          <span role="status" className="muted">
+            Saved. Reload to see the new name everywhere.
+          </span>
+        )}
+      </form>
+      <p>
+        <button type="button" className="danger" onClick={() => void remove()}>
+          Delete this project…
+        </button>{" "}
+        <span className="muted">Stop its running jobs and deployments first.</span>
+      </p>
+    </section>
   );
 }
 
