@@ -335,6 +335,15 @@ describe("web UI", { timeout: 300_000 }, () => {
     await page.getByRole("button", { name: "Evaluate now score high" }).click();
     await page.getByRole("table", { name: "Monitors" }).getByText("breached").waitFor();
     await page.getByRole("table", { name: "Alerts" }).getByText("monitor 'score high'", { exact: false }).waitFor();
+    // A drift monitor of the same feature against the training file breaches as well.
+    await page.getByLabel("Monitor name").fill("score drift");
+    await page.getByLabel("Watch").selectOption("drift");
+    await page.getByLabel("Feature", { exact: true }).fill("score");
+    await page.getByLabel(/^Compared with/).fill("train.csv");
+    await page.getByLabel("Threshold").fill("0.2");
+    await page.getByRole("button", { name: "Create monitor" }).click();
+    await page.getByRole("button", { name: "Evaluate now score drift" }).click();
+    await page.getByRole("table", { name: "Alerts" }).getByText("monitor 'score drift'", { exact: false }).waitFor();
     await checkA11y("monitoring");
     await shot("10-model-monitoring");
   });

@@ -52,14 +52,30 @@ export function MonitorsPanel({
   const [comparison, setComparison] = useState(">");
   const [threshold, setThreshold] = useState(0);
   const [windowMinutes, setWindowMinutes] = useState(60);
+  const [kind, setKind] = useState<"metric" | "drift">("metric");
+  const [source, setSource] = useState("predictions");
+  const [driftStatistic, setDriftStatistic] = useState("psi");
+  const [referenceFile, setReferenceFile] = useState("");
+  const [webhook, setWebhook] = useState("");
 
   const create = async (e: FormEvent) => {
     e.preventDefault();
     setError(null);
     try {
-      await api("POST", `${base}/monitors`, {
-        body: { name: name.trim(), kind: "metric", metric: metric.trim(), statistic, comparison, threshold, window_seconds: windowMinutes * 60 },
-      });
+      const common = { name: name.trim(), kind, comparison, threshold, window_seconds: windowMinutes * 60 };
+      const body: Record<string, unknown> =
+        kind === "metric"
+          ? { ...common, metric: metric.trim(), statistic, source }
+          : {
+              ...common,
+              feature: metric.trim(),
+              drift_statistic: driftStatistic,
+              reference: referenceFile.trim() ? { file: referenceFile.trim() } : null,
+            };
+      if (webhook.trim()) {
+        body.webhook_url = webhook.trim();
+      }
+      await api("POST", `${base}/monitors`, { body });
       setName("");
       monitors.reload();
     } catch (err) {
@@ -87,7 +103,14 @@ export function MonitorsPanel({
               <input value={name} onChange={(e) => setName(e.target.value)} required />
             </label>
             <label>
-              Metric
+              Watch
+              <select value={kind} onChange={(e) => setKind(e.target.value as "metric" | "drift")}>
+                <option value="metric">A metric</option>
+                <option value="drift">Drift of a feature</option>
+              </select>
+            </label>
+            <label>
+              {kind === "metric" ? "Metric" : "Feature"}
               <input value={metric} onChange={(e) => setMetric(e.target.value)} list="monitor-metrics" required />
               <datalist id="monitor-metrics">
                 {metrics.map((m) => (
@@ -95,14 +118,40 @@ export function MonitorsPanel({
                 ))}
               </datalist>
             </label>
-            <label>
-              Statistic
-              <select value={statistic} onChange={(e) => setStatistic(e.target.value)}>
-                {["mean", "p50", "p90", "p95", "p99", "min", "max", "sum", "count", "last"].map((s) => (
-                  <option key={s}>{s}</option>
-                ))}
-              </select>
-            </label>
+            {kind === "metric" ? (
+              <>
+                <label>
+                  Statistic
+                  <select value={statistic} onChange={(e) => setStatistic(e.target.value)}>
+                    {["mean", "p50", "p90", "p95", "p99", "min", "max", "sum", "count", "last"].map((s) => (
+                      <option key={s}>{s}</option>
+                    ))}
+                  </select>
+                </label>
+                <label>
+                  Of
+                  <select value={source} onChange={(e) => setSource(e.target.value)}>
+                    <option value="predictions">predictions</option>
+                    <option value="aggregates">aggregates (accuracy, ...)</option>
+                  </select>
+                </label>
+              </>
+            ) : (
+              <>
+                <label>
+                  Drift statistic
+                  <select value={driftStatistic} onChange={(e) => setDriftStatistic(e.target.value)}>
+                    {["psi", "jensen_shannon", "ks_p_value", "ks_statistic", "wasserstein_normed"].map((s) => (
+                      <option key={s}>{s}</option>
+                    ))}
+                  </select>
+                </label>
+                <label>
+                  Compared with (a project file; empty: the window before)
+                  <input value={referenceFile} onChange={(e) => setReferenceFile(e.target.value)} placeholder="train.csv" />
+                </label>
+              </>
+            )}
             <label>
               Alert when
               <select value={comparison} onChange={(e) => setComparison(e.target.value)}>
@@ -118,6 +167,10 @@ export function MonitorsPanel({
             <label>
               Over the last (minutes)
               <input type="number" min={1} value={windowMinutes} onChange={(e) => setWindowMinutes(Number(e.target.value))} />
+            </label>
+            <label>
+              Webhook URL (optional)
+              <input type="url" value={webhook} onChange={(e) => setWebhook(e.target.value)} placeholder="https://hooks.example.com/..." />
             </label>
           </div>
           <button type="submit">Create monitor</button>
