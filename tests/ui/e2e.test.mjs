@@ -364,6 +364,23 @@ describe("web UI", { timeout: 300_000 }, () => {
     await shot("11-model-rebuild");
   });
 
+  it("creates and revokes a model API key", async () => {
+    await page.goto(`${baseUrl}/projects/1/models/1/test`);
+    const keys = page.getByRole("region", { name: "Model API keys" });
+    await keys.getByRole("textbox", { name: "Key name" }).fill("partner team");
+    await keys.getByRole("button", { name: "Create key" }).click();
+    const key = await keys.getByTestId("new-model-key").innerText();
+    assert.match(key, /^lathe_/);
+    const table = keys.getByRole("table", { name: "Your keys for this model" });
+    await table.getByRole("cell", { name: "partner team", exact: true }).waitFor();
+    // The key calls the model, and nothing else.
+    assert.equal((await fetch(`${baseUrl}/api/v2/projects`, { headers: { Authorization: `Bearer ${key}` } })).status, 403);
+    await checkA11y("model keys");
+    page.once("dialog", (d) => void d.accept());
+    await table.getByRole("button", { name: "Revoke partner team" }).click();
+    await keys.getByText("You have no keys for this model.").waitFor();
+  });
+
   it("finds the model in the catalog and walks its lineage graph", async () => {
     await page.goto(`${baseUrl}/catalog`);
     const row = page.getByRole("row", { name: /doubler/ });

@@ -13,6 +13,7 @@ import { ProfilePicker } from "../components/ProfilePicker";
 import { formatTime } from "../lib/format";
 import { alignSeries, metricNames, RANGES, type Stat } from "../lib/series";
 import { Aliases, VerificationReport } from "./ModelGovernance";
+import { ModelKeys } from "./ModelKeys";
 
 // The chart library loads with the monitoring tab.
 const TimeChart = lazy(() => import("../components/Chart").then((m) => ({ default: m.TimeChart })));
@@ -156,7 +157,15 @@ export function ModelPage({ project }: { project: Project }) {
         <Route index element={<Builds project={project} model={model} onChange={load} />} />
         <Route path="builds/*" element={<Builds project={project} model={model} onChange={load} />} />
         <Route path="deployments" element={<Deployments project={project} model={model} onChange={load} />} />
-        <Route path="test" element={<TestPanel model={model} />} />
+        <Route
+          path="test"
+          element={
+            <>
+              <TestPanel model={model} />
+              <ModelKeys modelPath={`${modelsApi(project.id)}/${model.id}`} model={model} />
+            </>
+          }
+        />
         <Route path="monitoring" element={<Monitoring project={project} model={model} />} />
       </Routes>
     </>
