@@ -438,6 +438,16 @@ describe("web UI", { timeout: 300_000 }, () => {
     await page.getByLabel("Password").fill("bob-password-1234");
     await page.getByRole("button", { name: "Create user" }).click();
     await page.getByRole("cell", { name: "bob", exact: true }).waitFor();
+    // A password reset gives bob a new password, shown once, that signs him in.
+    page.once("dialog", (d) => void d.accept());
+    await page.getByRole("button", { name: "Reset password of bob" }).click();
+    const fresh = await page.getByTestId("reset-password").innerText();
+    const login = await fetch(`${baseUrl}/api/v2/auth/login`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ username: "bob", password: fresh }),
+    });
+    assert.equal(login.status, 200, await login.text());
     await checkA11y("admin users");
     await shot("12-admin-users");
     await page.getByRole("link", { name: "Quotas" }).click();

@@ -53,6 +53,24 @@ function Users() {
   );
   const [error, setError] = useState<unknown>(null);
   const [creating, setCreating] = useState(false);
+  const [reset, setReset] = useState<{ username: string; password: string } | null>(null);
+
+  // A new random password, set by the admin and shown once for them to pass on.
+  const resetPassword = async (u: User) => {
+    if (!window.confirm(`Give ${u.username} a new random password? Their current one stops working.`)) {
+      return;
+    }
+    const alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnpqrstuvwxyz23456789";
+    const bytes = crypto.getRandomValues(new Uint8Array(20));
+    const password = Array.from(bytes, (b) => alphabet[b % alphabet.length]).join("");
+    setError(null);
+    try {
+      await api("PATCH", `/api/v2/users/${encodeURIComponent(u.username)}`, { body: { password } });
+      setReset({ username: u.username, password });
+    } catch (e) {
+      setError(e);
+    }
+  };
 
   const patch = async (u: User, fields: Partial<User>) => {
     setError(null);
@@ -82,6 +100,12 @@ function Users() {
             list.reload();
           }}
         />
+      )}
+      {reset && (
+        <div className="notice" role="status">
+          New password of {reset.username} (shown once; they can change it in My settings):{" "}
+          <code data-testid="reset-password">{reset.password}</code>
+        </div>
       )}
       <ErrorBanner error={error || list.error} />
       {list.loading && !list.items.length ? (
@@ -124,6 +148,9 @@ function Users() {
                       <button type="button" onClick={() => void patch(u, { is_admin: !u.is_admin })}>
                         {u.is_admin ? "Remove admin" : "Make admin"}
                         <span className="visually-hidden"> {u.username}</span>
+                      </button>
+                      <button type="button" onClick={() => void resetPassword(u)}>
+                        Reset password<span className="visually-hidden"> of {u.username}</span>
                       </button>
                     </>
                   )}
