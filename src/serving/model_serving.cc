@@ -1,6 +1,9 @@
 // Model serving: builds, deployments, replica supervision, autoscaling and the serving index.
 #include "serving/model_serving.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <charconv>
 #include <cmath>
@@ -520,8 +523,27 @@ void ModelServing::WriteLineageCheck(const fs::path& dir, const std::string& mod
     }
     std::error_code ec;
     fs::create_directories(dir / ".lathe", ec);
-    std::ofstream out(dir / ".lathe" / "lineage-check.txt", std::ios::trunc);
-    out << report;
+    // A project file of that name is a hard link to a shared, content-addressed blob: writing
+    // through it would change every build holding that content. Replace it, never open it.
+    const fs::path target = dir / ".lathe" / "lineage-check.txt";
+    fs::remove(target, ec);
+    const int fd = ::open(target.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        LogWarn("cannot write the build's lineage check", {{"path", target.string()}});
+        return;
+    }
+    std::string_view rest = report;
+    while (!rest.empty()) {
+        const ssize_t n = ::write(fd, rest.data(), rest.size());
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            break;
+        }
+        rest.remove_prefix(static_cast<std::size_t>(n));
+    }
+    ::close(fd);
 }
 
 void ModelServing::AddReproducibility(const Build& build, json& info) {

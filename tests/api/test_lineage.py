@@ -438,3 +438,23 @@ def test_lineage_is_rebuilt_from_the_store_after_a_restart(lathe_factory, tmp_pa
     assert after == before
     assert "dataset:out.csv" in labelled(
         graph(c, f"crn:lathe:ml:default:process/run-job-{run['id']}", direction="down"))[0]
+
+
+def test_a_project_file_where_the_build_writes_its_check_stays_untouched(lathe, owner):
+    """The build writes .lathe/lineage-check.txt into its folder; a project file of that name is
+    a hard link to a shared stored blob, which must never be written through."""
+    c = owner.client
+    p = create_project(c)
+    pid = p["id"]
+    original = unique("mine") + "\n"
+    put_file(c, pid, ".lathe/lineage-check.txt", original)
+    put_file(c, pid, "predict.py", PREDICT)
+    model = create_model(c, pid, auth_enabled=False)
+    b = wait_build(c, pid, model["id"], start_build(c, pid, model["id"])["id"])
+    assert b["state"] == "built"
+    assert "no lineage.yaml" in build_log(c, pid, model["id"], b["id"])
+    manifest = json.loads((lathe.data_dir / "snapshots" / "manifests" /
+                           f"{b['snapshot']}.json").read_text())
+    entry = next(f for f in manifest["files"] if f["path"] == ".lathe/lineage-check.txt")
+    blob = lathe.data_dir / "snapshots" / "blobs" / entry["blob"][:2] / entry["blob"][2:]
+    assert blob.read_text() == original
