@@ -20,6 +20,7 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 constexpr int kBatch = 500;
+constexpr std::int64_t kMaxRunDatasets = 10000;
 
 bool IsFinalState(std::string_view state) {
     return state == "succeeded" || state == "failed" || state == "timedout" || state == "stopped";
@@ -686,6 +687,17 @@ Status Lineage::RecordRunIO(std::int64_t project_id, std::int64_t workload_id,
         if (!proc) {
             return MakeError(ErrorCode::kConflict,
                              "run " + std::to_string(workload_id) + " has not started");
+        }
+        // Bounded per run, so a runaway loop in a job can't fill the graph.
+        ASSIGN_OR_RETURN(auto count, tx.QueryOne("SELECT COUNT(*) FROM lineage_edges WHERE "
+                                                 "from_id = ? OR to_id = ?",
+                                                 {*proc, *proc}));
+        if (count && count->Int(0) + static_cast<std::int64_t>(used.size() + produced.size()) >
+                         kMaxRunDatasets) {
+            return MakeError(ErrorCode::kConflict,
+                             "a run records at most " + std::to_string(kMaxRunDatasets) +
+                                 " datasets; run " + std::to_string(workload_id) + " has " +
+                                 std::to_string(count->Int(0)));
         }
         const std::int64_t now = clock_.NowMs();
         for (const auto& name : used) {
