@@ -498,6 +498,14 @@ describe("web UI", { timeout: 300_000 }, () => {
     await page.getByLabel("Role of bob in data").waitFor();
     await checkA11y("teams");
     await shot("16-teams");
+    // A team made by mistake goes again.
+    await page.getByLabel("Team name").fill("oops");
+    await page.getByRole("button", { name: "Create team" }).click();
+    await page.getByRole("article", { name: "Team oops" }).waitFor();
+    page.once("dialog", (d) => void d.accept());
+    await page.getByRole("button", { name: "Delete the team oops" }).click();
+    await page.getByRole("article", { name: "Team oops" }).waitFor({ state: "detached" });
+    await page.getByRole("article", { name: "Team data" }).waitFor();
   });
 
   it("changes my display name", async () => {

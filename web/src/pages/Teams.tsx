@@ -25,6 +25,20 @@ export function TeamsPage() {
   const [description, setDescription] = useState("");
   const [error, setError] = useState<unknown>(null);
 
+  const remove = async (t: Team) => {
+    if (!window.confirm(`Delete the team ${t.name}? Its members lose the roles it gave them.`)) {
+      return;
+    }
+    setError(null);
+    try {
+      await api("DELETE", `/api/v2/teams/${encodeURIComponent(t.name)}`);
+      if (open === t.name) setOpen(null);
+      list.reload();
+    } catch (err) {
+      setError(err);
+    }
+  };
+
   const create = async (e: FormEvent) => {
     e.preventDefault();
     setError(null);
@@ -73,6 +87,9 @@ export function TeamsPage() {
               <button type="button" onClick={() => setOpen(open === t.name ? null : t.name)} aria-expanded={open === t.name}>
                 {open === t.name ? "Hide members" : "Members"}
                 <span className="visually-hidden"> of {t.name}</span>
+              </button>
+              <button type="button" className="danger" onClick={() => void remove(t)}>
+                Delete<span className="visually-hidden"> the team {t.name}</span>
               </button>
             </div>
             <p className="muted">
