@@ -717,6 +717,24 @@ void RegisterModelRoutes(http::Router& router, Services& s) {
                     return MakeError(ErrorCode::kNotFound, "deployment " + std::to_string(d.id) +
                                                                " has no replica " + wanted);
                 });
+    AddWsEndpoint(router, s, deployment + "/replicas/{replica_id}/logs:follow",
+                  Action::kModelsRead,
+                  [](Context& ctx, std::shared_ptr<http::WsChannel> channel)
+                      -> Result<http::WsCallbacks> {
+                      ASSIGN_OR_RETURN(Deployment d, DeploymentOf(ctx));
+                      ASSIGN_OR_RETURN(auto replicas, ctx.services.models.Replicas(d.id));
+                      const std::string& wanted = ctx.Param("replica_id");
+                      for (const auto& [workload_id, replica_id] : replicas) {
+                          if (replica_id == wanted || std::to_string(workload_id) == wanted) {
+                              auto w = ctx.services.workloads.Get(workload_id);
+                              return FollowLog(ctx, std::move(channel), workload_id,
+                                               w && compute::IsFinal(w->state));
+                          }
+                      }
+                      return MakeError(ErrorCode::kNotFound,
+                                       "deployment " + std::to_string(d.id) + " has no replica " +
+                                           wanted);
+                  });
 }
 
 }  // namespace lathe::api

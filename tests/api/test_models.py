@@ -1,6 +1,7 @@
 """Models end to end: build in a sandbox, deploy replicas, call /model, OIP v2, failures."""
 
 import json
+import threading
 import time
 import urllib.request
 
@@ -314,3 +315,27 @@ def test_a_deleted_models_files_are_collected(lathe, owner):
     while folder.exists() or manifest.exists():
         assert time.monotonic() < deadline, "the deleted model's build files are still there"
         time.sleep(0.1)
+
+
+def test_a_replicas_log_is_followed_live(lathe, owner):
+    from test_jobs import ws_follow
+
+    proj = create_project(owner.client)
+    source = "def predict(args):\n    print('called with', args, flush=True)\n    return 1\n"
+    model, d = model_from(owner.client, proj["id"], source)
+    base = deployment_path(proj["id"], d)
+    replica = owner.client.get(base + "/replicas").body["replicas"][0]
+    path = f"{base}/replicas/{replica['replica_id']}/logs:follow"
+    result = {}
+    follower = threading.Thread(
+        target=lambda: result.update(text=ws_follow(lathe.host, lathe.port, path, owner.key,
+                                                     timeout=60)[0]))
+    follower.start()
+    status, body, _ = call(lathe.url, model["access_key"], "live-marker")
+    assert status == 200, body
+    time.sleep(0.5)
+    assert owner.client.post(base + ":stop").status == 200
+    follower.join(60)
+    assert not follower.is_alive(), "the follow did not end with the replica"
+    assert "model ready" in result["text"] and "called with live-marker" in result["text"]
+    assert_error(owner.client.get(f"{base}/replicas/r-none/logs"), 404, "not_found")

@@ -299,6 +299,8 @@ describe("web UI", { timeout: 300_000 }, () => {
     await page.getByRole("button", { name: "Deploy", exact: true }).click();
     await page.getByRole("article", { name: "Deployment 1" }).getByText("deployed", { exact: true }).waitFor({ timeout: 90_000 });
     await page.getByText("1 of 1 replicas ready").waitFor();
+    await page.getByRole("button", { name: /^Log of d1-r/ }).click();
+    await page.getByTestId("log").getByText("model ready", { exact: false }).waitFor();
     await checkA11y("deployments");
     await shot("08-model-deployments");
     await page.getByRole("link", { name: "Test" }).click();

@@ -528,7 +528,14 @@ function Replicas({ path }: { path: string }) {
         </tbody>
       </table>
       <Pager list={list} label="Replicas" />
-      {logOf && <LogView key={logOf.id} logsPath={`${path}/replicas/${logOf.id}/logs`} live={false} label={`Log of replica ${logOf.replica_id}`} />}
+      {logOf && (
+        <LogView
+          key={logOf.id}
+          logsPath={`${path}/replicas/${logOf.id}/logs`}
+          live={!["succeeded", "failed", "stopped", "timedout"].includes(logOf.state)}
+          label={`Log of replica ${logOf.replica_id}`}
+        />
+      )}
     </>
   );
 }
