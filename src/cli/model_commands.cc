@@ -1026,6 +1026,45 @@ Result<void> Show(const Invocation& invocation, std::span<const std::string> wor
     return {};
 }
 
+// Streams a build's log to stderr until the build has ended; gives the ended build. Ctrl-C stops
+// following (the build goes on) and exits.
+Result<Json> FollowBuild(ApiClient& client, const std::string& path, std::int64_t build_id) {
+    InterruptWatch watch;
+    Result<LogEnd> end = StreamLog(client, path + "/logs", stderr, /*follow=*/true, &watch);
+    if (!end) {
+        return std::unexpected(std::move(end).error());
+    }
+    std::optional<Json> ended;
+    if (*end == LogEnd::kComplete) {
+        Result<std::optional<Json>> waited = WaitUntil(client, path, IsBuildEnded, {}, watch);
+        if (!waited) {
+            return std::unexpected(std::move(waited).error());
+        }
+        ended = std::move(*waited);
+    }
+    if (!ended) {
+        std::cerr << "\nStopped following build " << build_id << "; it goes on.\n";
+        DieOfInterrupt();
+    }
+    return std::move(*ended);
+}
+
+// The end of `build --wait` and `rebuild --wait`: the build as JSON with --json, how it ended,
+// and exit code 1 unless it was built.
+Result<void> ReportBuilt(const Invocation& invocation, const Json& ended, std::int64_t build_id,
+                         const Json& model) {
+    if (invocation.global.json) {
+        PrintJson(ended);
+    }
+    if (Cell(ended, "state") != "built") {
+        return Fail(ExitCode::kFailure, EndText("build", ended));
+    }
+    std::string took = SecondsBetween(ended, "started_at", "finished_at");
+    std::cerr << "Build " << build_id << " of " << ModelLabel(model) << " built"
+              << (took.empty() ? "" : " in " + took) << ".\n";
+    return {};
+}
+
 Result<void> Build(const Invocation& invocation, std::span<const std::string> words) {
     static constexpr OptionSpec kOptions[] = {
         {"file", true}, {"function", true}, {"kernel", true}, {"comment", true}, {"wait", false}};
@@ -1099,33 +1138,11 @@ Result<void> Build(const Invocation& invocation, std::span<const std::string> wo
     }
     std::cerr << started << std::flush;
     const std::string path = BuildPath(scope->project, *model_id, *build_id);
-    InterruptWatch watch;
-    Result<LogEnd> end = StreamLog(client, path + "/logs", stderr, /*follow=*/true, &watch);
-    if (!end) {
-        return std::unexpected(std::move(end).error());
-    }
-    std::optional<Json> ended;
-    if (*end == LogEnd::kComplete) {
-        Result<std::optional<Json>> waited = WaitUntil(client, path, IsBuildEnded, {}, watch);
-        if (!waited) {
-            return std::unexpected(std::move(waited).error());
-        }
-        ended = std::move(*waited);
-    }
+    Result<Json> ended = FollowBuild(client, path, *build_id);
     if (!ended) {
-        std::cerr << "\nStopped following build " << *build_id << "; it goes on.\n";
-        DieOfInterrupt();
+        return std::unexpected(std::move(ended).error());
     }
-    if (invocation.global.json) {
-        PrintJson(*ended);
-    }
-    if (Cell(*ended, "state") != "built") {
-        return Fail(ExitCode::kFailure, EndText("build", *ended));
-    }
-    std::string took = SecondsBetween(*ended, "started_at", "finished_at");
-    std::cerr << "Build " << *build_id << " of " << ModelLabel(*model) << " built"
-              << (took.empty() ? "" : " in " + took) << ".\n";
-    return {};
+    return ReportBuilt(invocation, *ended, *build_id, *model);
 }
 
 // `builds` and `deployments`: one page, or all of them with --all.
@@ -1895,34 +1912,12 @@ Result<void> Rebuild(const Invocation& invocation, std::span<const std::string> 
     }
     std::cerr << started << std::flush;
     const std::string path = BuildPath(scope->project, *model_id, *build_id);
-    InterruptWatch watch;
-    Result<LogEnd> end = StreamLog(client, path + "/logs", stderr, /*follow=*/true, &watch);
-    if (!end) {
-        return std::unexpected(std::move(end).error());
-    }
-    std::optional<Json> ended;
-    if (*end == LogEnd::kComplete) {
-        Result<std::optional<Json>> waited = WaitUntil(client, path, IsBuildEnded, {}, watch);
-        if (!waited) {
-            return std::unexpected(std::move(waited).error());
-        }
-        ended = std::move(*waited);
-    }
+    Result<Json> ended = FollowBuild(client, path, *build_id);
     if (!ended) {
-        std::cerr << "\nStopped following build " << *build_id << "; it goes on.\n";
-        DieOfInterrupt();
+        return std::unexpected(std::move(ended).error());
     }
     if (!verify) {
-        if (invocation.global.json) {
-            PrintJson(*ended);
-        }
-        if (Cell(*ended, "state") != "built") {
-            return Fail(ExitCode::kFailure, EndText("build", *ended));
-        }
-        std::string took = SecondsBetween(*ended, "started_at", "finished_at");
-        std::cerr << "Build " << *build_id << " of " << ModelLabel(*model) << " built"
-                  << (took.empty() ? "" : " in " + took) << ".\n";
-        return {};
+        return ReportBuilt(invocation, *ended, *build_id, *model);
     }
     Result<Json> verification = client.Call(HttpMethod::kGet, path + "/verification");
     if (!verification) {
