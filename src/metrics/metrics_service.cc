@@ -141,8 +141,20 @@ Result<Series> MetricsService::RegisterDeployment(const Series& s) {
     return store_->RegisterSeries(s);
 }
 
-bool MetricsService::Record(PredictionRecord record, PredictionWriter::Committed done) {
-    return writer_->Submit(std::move(record), std::move(done));
+bool MetricsService::Record(PredictionRecord record,
+                            PredictionWriter::Committed done,
+                            bool ends_tracked_call) {
+    return writer_->Submit(std::move(record), std::move(done), ends_tracked_call);
+}
+
+bool MetricsService::SendsRecords(std::int64_t deployment_id) const {
+    const auto bit = static_cast<std::uint64_t>(deployment_id) % (kSenderWords * 64);
+    return (senders_[bit / 64].load(std::memory_order_relaxed) >> (bit % 64)) & 1;
+}
+
+void MetricsService::NoteSendsRecords(std::int64_t deployment_id) {
+    const auto bit = static_cast<std::uint64_t>(deployment_id) % (kSenderWords * 64);
+    senders_[bit / 64].fetch_or(std::uint64_t{1} << (bit % 64), std::memory_order_relaxed);
 }
 
 Result<RollupStats> MetricsService::RollUpNow() {

@@ -2,6 +2,8 @@
 // rollup/retention thread, and turns a replica's RESULT meta into a prediction record.
 #pragma once
 
+#include <array>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <filesystem>
@@ -50,7 +52,17 @@ public:
     Result<Series> RegisterDeployment(const Series& s);
     // Queues a record (group commit); `done` runs after its commit. False when the queue is
     // full: the caller must answer "busy" and `done` is not called.
-    bool Record(PredictionRecord record, PredictionWriter::Committed done);
+    // `ends_tracked_call`: see PredictionWriter::Submit.
+    bool Record(PredictionRecord record,
+                PredictionWriter::Committed done,
+                bool ends_tracked_call = false);
+
+    // Calls of deployments that have sent records are tracked calls (PredictionWriter::
+    // BeginTrackedCall): while they run, the writer gathers records into fewer commits.
+    // Lock-free; a deployment may share its bit with others (then their calls count too, which
+    // only makes commits wait up to the writer's gather_delay).
+    bool SendsRecords(std::int64_t deployment_id) const;
+    void NoteSendsRecords(std::int64_t deployment_id);
 
     // See PredictionWriter::SetDeliver.
     void SetDeliver(PredictionWriter::Deliver deliver) { writer_->SetDeliver(std::move(deliver)); }
@@ -75,6 +87,8 @@ private:
     const Clock& clock_;
     std::unique_ptr<MetricsStore> store_;
     std::unique_ptr<PredictionWriter> writer_;
+    static constexpr std::size_t kSenderWords = 256;  // 16,384 bits, by deployment id
+    std::array<std::atomic<std::uint64_t>, kSenderWords> senders_{};
 
     std::mutex rollup_run_mu_;  // one rollup at a time
     mutable std::mutex mu_;     // guards stopping_ and counters_

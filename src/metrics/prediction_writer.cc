@@ -27,25 +27,50 @@ PredictionWriter::~PredictionWriter() {
     thread_.join();
 }
 
-bool PredictionWriter::Enqueue(Entry& entry, std::size_t bytes) {
+void PredictionWriter::BeginTrackedCall() {
+    tracked_calls_.fetch_add(1, std::memory_order_relaxed);
+}
+
+void PredictionWriter::EndTrackedCall() {
+    if (tracked_calls_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+        std::lock_guard lock(mu_);
+        if (gathering_) {
+            wake_.notify_one();
+        }
+    }
+}
+
+bool PredictionWriter::GatherDoneLocked() const {
+    return stopping_ || queued_records_ >= options_.max_batch_records || flush_waiters_ > 0 ||
+           tracked_calls_.load(std::memory_order_acquire) <= 0;
+}
+
+bool PredictionWriter::Enqueue(Entry& entry, std::size_t bytes, bool ends_tracked_call) {
     const std::size_t n = entry.records.size();
     bool wake = false;
     {
         std::lock_guard lock(mu_);
+        if (ends_tracked_call) {
+            tracked_calls_.fetch_sub(1, std::memory_order_acq_rel);
+        }
         if (stopping_ ||
             (queued_records_ > 0 && (queued_records_ + n > options_.max_queue_records ||
                                      queued_bytes_ + bytes > options_.max_queue_bytes))) {
             counters_.rejected += n;
+            if (ends_tracked_call && gathering_ && GatherDoneLocked()) {
+                wake_.notify_one();
+            }
             return false;
         }
-        // The writer only needs waking for the first record (it then gathers for
-        // commit_delay) or when a batch is full.
+        // The writer needs waking for the first record (it then decides whether to gather),
+        // when a batch is full, or when it gathers and the last tracked call just ended.
         wake = queue_.empty() || queued_records_ + n >= options_.max_batch_records;
         queued_records_ += n;
         queued_bytes_ += bytes;
         counters_.submitted += n;
         ++enqueued_seq_;
         queue_.push_back(std::move(entry));
+        wake = wake || (gathering_ && GatherDoneLocked());
     }
     if (wake) {
         wake_.notify_one();
@@ -53,11 +78,11 @@ bool PredictionWriter::Enqueue(Entry& entry, std::size_t bytes) {
     return true;
 }
 
-bool PredictionWriter::Submit(PredictionRecord&& record, Committed&& done) {
+bool PredictionWriter::Submit(PredictionRecord&& record, Committed&& done, bool ends_tracked_call) {
     Entry e;
     e.records.push_back(std::move(record));
     e.done = std::move(done);
-    if (Enqueue(e, BytesOf(e.records.front()))) {
+    if (Enqueue(e, BytesOf(e.records.front()), ends_tracked_call)) {
         return true;
     }
     record = std::move(e.records.front());  // refused: the caller keeps what it gave
@@ -71,7 +96,7 @@ bool PredictionWriter::SubmitBatch(std::vector<PredictionRecord> records, Commit
         bytes += BytesOf(r);
     }
     Entry e{std::move(records), std::move(done)};
-    return Enqueue(e, bytes);
+    return Enqueue(e, bytes, false);
 }
 
 void PredictionWriter::SetDeliver(Deliver deliver) {
@@ -106,11 +131,10 @@ void PredictionWriter::Run() {
             if (queue_.empty()) {
                 return;  // stopping, and everything is committed
             }
-            if (options_.commit_delay.count() > 0) {
-                wake_.wait_for(lock, options_.commit_delay, [this] {
-                    return stopping_ || queued_records_ >= options_.max_batch_records ||
-                           flush_waiters_ > 0;
-                });
+            if (options_.gather_delay.count() > 0 && !GatherDoneLocked()) {
+                gathering_ = true;
+                wake_.wait_for(lock, options_.gather_delay, [this] { return GatherDoneLocked(); });
+                gathering_ = false;
             }
             // Take whole entries up to the batch cap (at least one).
             std::size_t records = 0;

@@ -262,17 +262,33 @@ void ModelServing::Call(const ServingTarget& target, std::string request, CallDo
         return;
     }
     // A tracked prediction is answered once its record is committed, so a caller that got a
-    // uuid can always attach delayed metrics to it, even across a crash of the server.
+    // uuid can always attach delayed metrics to it, even across a crash of the server. Calls
+    // of deployments that send records are tracked calls: while some run, the writer gathers
+    // their records into one commit.
+    const std::int64_t deployment = target.pool->deployment_id();
+    const bool tracked = metrics_->SendsRecords(deployment);
+    if (tracked) {
+        metrics_->writer().BeginTrackedCall();
+    }
     target.pool->Submit(
         std::move(request),
-        [metrics = metrics_, deployment = target.pool->deployment_id(),
+        [metrics = metrics_, deployment, tracked,
          done = std::move(done)](CallOutcome&& o) mutable {
             if (o.status != 200 || o.meta.empty()) {
+                if (tracked) {
+                    metrics->writer().EndTrackedCall();
+                }
                 done(std::move(o));
                 return;
             }
+            if (!tracked) {
+                metrics->NoteSendsRecords(deployment);
+            }
             auto record = metrics::RecordFromMeta(o.meta, deployment, o.start_ms, o.fn_ns);
             if (!record) {
+                if (tracked) {
+                    metrics->writer().EndTrackedCall();
+                }
                 LogWarn("a replica sent metrics that are not stored",
                         {{"deployment", deployment}, {"error", record.error().message}});
                 done(std::move(o));
@@ -289,7 +305,7 @@ void ModelServing::Call(const ServingTarget& target, std::string request, CallDo
                     out.retry_after_seconds = 1;
                 }
                 shared->second(std::move(out));
-            });
+            }, tracked);
             if (!queued) {
                 CallOutcome& out = shared->first;
                 out.status = 503;
