@@ -4,10 +4,12 @@
 #include <stdlib.h>
 
 #include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <thread>
 
 #include "metrics/metrics_service.h"
 #include "metrics/prediction_writer.h"
@@ -389,6 +391,88 @@ TEST_F(MetricsStoreTest, TheWriterCommitsInGroupsAndRefusesWhenFull) {
         {{1}, 0, 100'000}, [&](const PredictionView&) { ++n; }, [](const AggregateView&) {});
     ASSERT_TRUE(r);
     EXPECT_GT(n, 0u);
+}
+
+// While tracked calls run the writer gathers their records into one commit; the last call's
+// end commits at once; a lone record (nothing running) never waits for the gather delay.
+TEST_F(MetricsStoreTest, TheWriterGathersRecordsOfRunningCallsIntoOneCommit) {
+    Register(1);
+    using Clock = std::chrono::steady_clock;
+    WriterOptions options;
+    options.gather_delay = std::chrono::seconds(5);  // far longer than any wait we accept
+    PredictionWriter writer(*store_, options);
+    std::atomic<int> committed{0};
+    auto submit = [&](const std::string& uuid, bool ends_call) {
+        ASSERT_TRUE(writer.Submit(Record(1, uuid, 1000, {{"x", 1}}),
+                                  [&](const Status& st) {
+                                      EXPECT_TRUE(st);
+                                      ++committed;
+                                  },
+                                  ends_call));
+    };
+    auto wait_committed = [&](int n) {
+        const auto deadline = Clock::now() + std::chrono::seconds(3);
+        while (committed.load() < n && Clock::now() < deadline) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        }
+        return committed.load() >= n;
+    };
+
+    // Nothing running: committed at once.
+    auto began = Clock::now();
+    submit("lone", false);
+    ASSERT_TRUE(wait_committed(1));
+    EXPECT_LT(Clock::now() - began, std::chrono::seconds(2));
+    EXPECT_EQ(writer.Counters().batches, 1u);
+
+    // Three calls running: the first two records wait for the third call.
+    for (int i = 0; i < 3; ++i) {
+        writer.BeginTrackedCall();
+    }
+    submit("a", true);
+    submit("b", true);
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    EXPECT_EQ(committed.load(), 1);  // still gathering
+    began = Clock::now();
+    submit("c", true);  // the last call ends with its record: all three commit together
+    ASSERT_TRUE(wait_committed(4));
+    EXPECT_LT(Clock::now() - began, std::chrono::seconds(2));
+    EXPECT_EQ(writer.Counters().batches, 2u);
+
+    // A call that ends without a record ends the gathering too.
+    writer.BeginTrackedCall();
+    writer.BeginTrackedCall();
+    submit("d", true);
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    EXPECT_EQ(committed.load(), 4);
+    began = Clock::now();
+    writer.EndTrackedCall();
+    ASSERT_TRUE(wait_committed(5));
+    EXPECT_LT(Clock::now() - began, std::chrono::seconds(2));
+    EXPECT_EQ(writer.Counters().batches, 3u);
+}
+
+// A call that never ends holds a record back for at most the gather delay.
+TEST_F(MetricsStoreTest, TheWriterGathersForAtMostItsDelay) {
+    Register(1);
+    WriterOptions options;
+    options.gather_delay = std::chrono::milliseconds(200);
+    PredictionWriter writer(*store_, options);
+    writer.BeginTrackedCall();  // never ends
+    std::atomic<bool> done{false};
+    const auto began = std::chrono::steady_clock::now();
+    ASSERT_TRUE(writer.Submit(Record(1, "x", 1000, {{"x", 1}}), [&](const Status&) { done = true; }));
+    writer.Flush();  // a flush doesn't wait for the delay either
+    EXPECT_TRUE(done.load());
+    EXPECT_LT(std::chrono::steady_clock::now() - began, std::chrono::milliseconds(150));
+    const auto again = std::chrono::steady_clock::now();
+    done = false;
+    ASSERT_TRUE(writer.Submit(Record(1, "y", 1000, {{"x", 1}}), [&](const Status&) { done = true; }));
+    while (!done.load() && std::chrono::steady_clock::now() - again < std::chrono::seconds(5)) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    EXPECT_TRUE(done.load());
+    EXPECT_GE(std::chrono::steady_clock::now() - again, std::chrono::milliseconds(190));
 }
 
 TEST(RecordFromMetaTest, FillsWhatTheReplicaLeftOut) {
