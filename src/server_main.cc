@@ -233,6 +233,7 @@ int RunServer(const std::vector<std::string>& args) {
     serving_options.listen_port = config.serving_port;
     serving_options.advertise = config.serving_advertise;
     serving_options.max_snapshot_bytes = static_cast<std::int64_t>(config.max_project_bytes);
+    serving_options.history_flush = std::chrono::seconds(config.serving_history_flush_seconds);
     metrics::MetricsOptions metrics_options;
     metrics_options.path = data_dir / "metrics.db";
     metrics_options.synchronous_full = config.metrics_synchronous == "full";

@@ -1,4 +1,7 @@
-// Models, their builds (with build logs) and deployments (with replicas and replica logs).
+// Models, their builds (with build logs) and deployments (with replicas, replica logs and the
+// serving history).
+#include <charconv>
+
 #include "api/endpoint.h"
 #include "api/render.h"
 #include "api/routes.h"
@@ -323,6 +326,75 @@ json ComparableAnswer(const std::string& text) {
 }
 
 }  // namespace
+
+// A time in ms since the epoch from the query; `fallback` when absent.
+Result<std::int64_t> QueryMs(Context& ctx, const char* name, std::int64_t fallback) {
+    const std::string_view text = ctx.request.Query(name);
+    if (text.empty()) {
+        return fallback;
+    }
+    std::int64_t v = 0;
+    const auto r = std::from_chars(text.data(), text.data() + text.size(), v);
+    if (r.ec != std::errc() || r.ptr != text.data() + text.size() || v < 0) {
+        return MakeError(ErrorCode::kBadRequest,
+                         std::string(name) + " must be a time in milliseconds since the epoch, "
+                                             "e.g. 1795520000000; got '" +
+                             std::string(text) + "'");
+    }
+    return v;
+}
+
+// GET .../deployments/{id}/stats/history: the deployment's per-minute (or per-hour) requests,
+// errors, rejections and latency percentiles.
+Result<http::Response> ServingHistoryOf(Context& ctx, std::int64_t deployment_id) {
+    constexpr std::int64_t kMinuteMs = 60'000;
+    constexpr std::int64_t kMaxPoints = 100'000;
+    const std::int64_t now = ctx.services.clock.NowMs();
+    ASSIGN_OR_RETURN(std::int64_t to, QueryMs(ctx, "to", now));
+    ASSIGN_OR_RETURN(std::int64_t from,
+                     QueryMs(ctx, "from", std::max<std::int64_t>(0, to - 3'600'000)));
+    if (to < from) {
+        return MakeError(ErrorCode::kBadRequest, "to (" + std::to_string(to) +
+                                                     ") is before from (" + std::to_string(from) +
+                                                     "); swap them");
+    }
+    const std::string resolution(ctx.request.Query("resolution").empty()
+                                     ? std::string_view("minute")
+                                     : ctx.request.Query("resolution"));
+    if (resolution != "minute" && resolution != "hour") {
+        return MakeError(ErrorCode::kBadRequest,
+                         "resolution must be minute or hour; got '" + resolution + "'");
+    }
+    const std::int64_t step = resolution == "hour" ? 60 * kMinuteMs : kMinuteMs;
+    if ((to - from) / step > kMaxPoints) {
+        return MakeError(ErrorCode::kBadRequest,
+                         "the window from " + std::to_string(from) + " to " + std::to_string(to) +
+                             " holds more than " + std::to_string(kMaxPoints) + " " + resolution +
+                             "s; " +
+                             (resolution == "minute" ? "ask for resolution=hour or a shorter window"
+                                                     : "ask for a shorter window"));
+    }
+    serving::ServingHistory* history = ctx.services.serving.history();
+    if (history == nullptr) {
+        return MakeError(ErrorCode::kUnavailable, "this server keeps no serving history");
+    }
+    using Resolution = serving::ServingHistory::Resolution;
+    ASSIGN_OR_RETURN(auto points,
+                     history->Read(deployment_id, from, to,
+                                   resolution == "hour" ? Resolution::kHour : Resolution::kMinute));
+    json items = json::array();
+    for (const auto& p : points) {
+        items.push_back({{"t", p.t_ms},
+                         {"requests", p.requests},
+                         {"errors", p.errors},
+                         {"rejected", p.rejected},
+                         {"p50_ms", p.p50_ms},
+                         {"p95_ms", p.p95_ms},
+                         {"p99_ms", p.p99_ms}});
+    }
+    return http::Response::Json(
+        200, {{"resolution", resolution}, {"from", from}, {"to", to}, {"points", items}});
+}
 
 void RegisterModelRoutes(http::Router& router, Services& s) {
     using auth::Action;
@@ -670,6 +742,11 @@ void RegisterModelRoutes(http::Router& router, Services& s) {
                 [](Context& ctx) -> Result<http::Response> {
                     ASSIGN_OR_RETURN(Deployment d, DeploymentOf(ctx));
                     return http::Response::Json(200, RenderDeployment(ctx.services, d));
+                });
+    AddEndpoint(router, s, "GET", deployment + "/stats/history", Action::kModelsRead,
+                [](Context& ctx) -> Result<http::Response> {
+                    ASSIGN_OR_RETURN(Deployment d, DeploymentOf(ctx));
+                    return ServingHistoryOf(ctx, d.id);
                 });
     AddEndpoint(router, s, "POST", deployment + ":stop", Action::kModelsOperate,
                 [](Context& ctx) -> Result<http::Response> {

@@ -190,6 +190,10 @@ const std::vector<SettingSpec>& ServerSettings() {
                         "how often new prediction records are rolled into per-minute and per-hour "
                         "summaries (charts lag by up to this much)",
                         &C::metrics_rollup_seconds, 1, 3600),
+        IntSetting<int>("serving_history_flush_seconds",
+                        "how often deployments' per-minute requests, errors and latency are "
+                        "stored (a kill -9 of the server loses the calls since)",
+                        &C::serving_history_flush_seconds, 1, 3600),
         StringSetting("metrics_synchronous",
                       "metrics store durability: normal (survives a crash of the server) or full "
                       "(also survives power loss, slower)",

@@ -54,6 +54,7 @@ struct ServerConfig {
     int metrics_queue_records = 200000;       // the prediction writer's queue bound
     std::string metrics_synchronous = "normal";
     int metrics_rollup_seconds = 10;          // how often new records are rolled up
+    int serving_history_flush_seconds = 60;   // how often the serving history is stored
     // Lineage export: Apache Atlas (entities) and OpenLineage (run events); empty URL: off.
     std::string lineage_atlas_url;
     std::string lineage_atlas_user;

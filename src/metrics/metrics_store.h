@@ -107,6 +107,20 @@ struct RollupStats {
     std::int64_t minutes_deleted = 0;
 };
 
+// One minute of a deployment's calls: the serving history behind its request, error and latency
+// charts. Serving fills it; the store keeps it beside the rollups, with their retention.
+struct ServingMinute {
+    std::int64_t deployment_id = 0;  // the control plane's id
+    std::int64_t minute_ms = 0;      // the minute's start
+    std::int64_t requests = 0;
+    std::int64_t errors = 0;
+    std::int64_t rejected = 0;
+    double p50_ms = 0;
+    double p95_ms = 0;
+    double p99_ms = 0;
+    std::string latency;  // the minute's latency histogram, in its owner's (serving's) encoding
+};
+
 class MetricsStore {
 public:
     virtual ~MetricsStore() = default;
@@ -153,6 +167,13 @@ public:
     // Engine housekeeping kept off the append path (SQLite: a passive WAL checkpoint, whose
     // fsync would otherwise stall a commit); called about once a second.
     virtual Status Housekeep() = 0;
+    // Stores serving minutes in one transaction, replacing rows of the same deployment and
+    // minute. Retention: per-minute rollups' (RetentionPolicy::minute_ms, applied by RollUp).
+    virtual Status PutServingMinutes(std::span<const ServingMinute> rows) = 0;
+    // A deployment's serving minutes with from_ms <= minute start <= to_ms, oldest first.
+    virtual Result<std::vector<ServingMinute>> ReadServingMinutes(std::int64_t deployment_id,
+                                                                  std::int64_t from_ms,
+                                                                  std::int64_t to_ms) = 0;
     // Rolls up what arrived since the last call and applies retention.
     virtual Result<RollupStats> RollUp(std::int64_t now_ms, const RetentionPolicy& policy) = 0;
 };

@@ -85,6 +85,18 @@ CREATE TABLE IF NOT EXISTS rollups (
     metric TEXT NOT NULL,
     summary BLOB NOT NULL,
     PRIMARY KEY (series, resolution_ms, bucket_ms, metric)) WITHOUT ROWID;
+-- The serving history: one row per deployment and minute with calls (see ServingMinute).
+CREATE TABLE IF NOT EXISTS serving_minutes (
+    deployment_id INTEGER NOT NULL,
+    minute_ms INTEGER NOT NULL,
+    requests INTEGER NOT NULL,
+    errors INTEGER NOT NULL,
+    rejected INTEGER NOT NULL,
+    p50_ms REAL NOT NULL,
+    p95_ms REAL NOT NULL,
+    p99_ms REAL NOT NULL,
+    latency TEXT NOT NULL,
+    PRIMARY KEY (deployment_id, minute_ms)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS rollup_state (
     name TEXT PRIMARY KEY,
     value INTEGER NOT NULL);
@@ -227,6 +239,10 @@ public:
             sqlite3_bind_text(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
             return *this;
         }
+        Stmt& BindDouble(int i, double v) {
+            sqlite3_bind_double(s_, i, v);
+            return *this;
+        }
         Stmt& BindBlob(int i, std::string_view v) {
             sqlite3_bind_blob(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
             return *this;
@@ -235,6 +251,7 @@ public:
         int Step() { return sqlite3_step(s_); }
         void Reset() { sqlite3_reset(s_); }
         std::int64_t Int(int i) const { return sqlite3_column_int64(s_, i); }
+        double Double(int i) const { return sqlite3_column_double(s_, i); }
         std::string_view Text(int i) const {
             const auto* p = sqlite3_column_text(s_, i);
             return p == nullptr ? std::string_view()
@@ -1176,10 +1193,68 @@ Result<RollupStats> SqliteMetricsStore::RollUp(std::int64_t now_ms, const Retent
             del.Bind(1, kMinuteMs).Bind(2, now_ms - policy.minute_ms);
             RETURN_IF_ERROR(writer_->Done(del));
             stats.minutes_deleted = writer_->Changes();
-            return {};
+            PREPARE(*writer_, del_serving, "DELETE FROM serving_minutes WHERE minute_ms < ?");
+            del_serving.Bind(1, now_ms - policy.minute_ms);
+            return writer_->Done(del_serving);
         }));
     }
     return stats;
+}
+
+Status SqliteMetricsStore::PutServingMinutes(std::span<const ServingMinute> rows) {
+    if (rows.empty()) {
+        return {};
+    }
+    std::lock_guard lock(write_mu_);
+    return writer_->Transaction([&]() -> Status {
+        PREPARE(*writer_, put,
+                "INSERT OR REPLACE INTO serving_minutes (deployment_id, minute_ms, requests, "
+                "errors, rejected, p50_ms, p95_ms, p99_ms, latency) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
+        for (const auto& r : rows) {
+            put.Bind(1, r.deployment_id)
+                .Bind(2, r.minute_ms)
+                .Bind(3, r.requests)
+                .Bind(4, r.errors)
+                .Bind(5, r.rejected)
+                .BindDouble(6, r.p50_ms)
+                .BindDouble(7, r.p95_ms)
+                .BindDouble(8, r.p99_ms)
+                .Bind(9, std::string_view(r.latency));
+            RETURN_IF_ERROR(writer_->Done(put));
+            put.Reset();
+        }
+        return {};
+    });
+}
+
+Result<std::vector<ServingMinute>> SqliteMetricsStore::ReadServingMinutes(
+    std::int64_t deployment_id, std::int64_t from_ms, std::int64_t to_ms) {
+    const ReaderLease c = AcquireReader();
+    PREPARE(*c, s,
+            "SELECT minute_ms, requests, errors, rejected, p50_ms, p95_ms, p99_ms, latency "
+            "FROM serving_minutes WHERE deployment_id = ? AND minute_ms >= ? AND minute_ms <= ? "
+            "ORDER BY minute_ms");
+    s.Bind(1, deployment_id).Bind(2, from_ms).Bind(3, to_ms);
+    std::vector<ServingMinute> out;
+    int rc;
+    while ((rc = s.Step()) == SQLITE_ROW) {
+        ServingMinute m;
+        m.deployment_id = deployment_id;
+        m.minute_ms = s.Int(0);
+        m.requests = s.Int(1);
+        m.errors = s.Int(2);
+        m.rejected = s.Int(3);
+        m.p50_ms = s.Double(4);
+        m.p95_ms = s.Double(5);
+        m.p99_ms = s.Double(6);
+        m.latency = std::string(s.Text(7));
+        out.push_back(std::move(m));
+    }
+    if (rc != SQLITE_DONE) {
+        return c->StepError();
+    }
+    return out;
 }
 
 }  // namespace lathe::metrics

@@ -55,6 +55,10 @@ public:
                          const std::vector<std::string>& metrics,
                          const std::function<void(const SummaryView&)>& summary) override;
     Result<RollupStats> RollUp(std::int64_t now_ms, const RetentionPolicy& policy) override;
+    Status PutServingMinutes(std::span<const ServingMinute> rows) override;
+    Result<std::vector<ServingMinute>> ReadServingMinutes(std::int64_t deployment_id,
+                                                          std::int64_t from_ms,
+                                                          std::int64_t to_ms) override;
     Status Housekeep() override;
     Status CatchUp() override;
 

@@ -145,7 +145,17 @@ Status ModelServing::Start(const std::string& api_url, boost::asio::io_context* 
     }
     control_ = std::thread([this] { ControlLoop(); });
     builder_ = std::thread([this] { BuildLoop(); });
+    if (history_) {
+        history_->Start();
+    }
     return {};
+}
+
+void ModelServing::SetMetrics(metrics::MetricsService* m) {
+    metrics_ = m;
+    history_ = m == nullptr ? nullptr
+                            : std::make_unique<ServingHistory>(m->store(), clock_,
+                                                               options_.history_flush);
 }
 
 void ModelServing::Shutdown() {
@@ -190,6 +200,9 @@ void ModelServing::Shutdown() {
         p->Close("the server is shutting down; try again shortly");
     }
     listener_.Shutdown();
+    if (history_) {
+        history_->Stop();
+    }
 }
 
 // ---- the index
@@ -955,7 +968,7 @@ Result<std::shared_ptr<ReplicaPool>> ModelServing::NewPool(const Deployment& d,
     s.idempotent = d.config.idempotent;
     s.ping_after = options_.ping_after;
     s.ping_timeout = options_.ping_timeout;
-    return std::make_shared<ReplicaPool>(
+    auto pool = std::make_shared<ReplicaPool>(
         "deployment " + std::to_string(d.id), s,
         [this](std::chrono::milliseconds delay, std::function<void()> fn) {
             listener_.After(delay, std::move(fn));
@@ -965,6 +978,10 @@ Result<std::shared_ptr<ReplicaPool>> ModelServing::NewPool(const Deployment& d,
                     {{"workload", workload_id}, {"reason", reason}});
             (void)scheduler_.Stop(workload_id, "serving (" + reason + ")");
         });
+    if (history_) {
+        history_->Track(pool);
+    }
+    return pool;
 }
 
 Result<Deployment> ModelServing::Deploy(std::int64_t project_id, std::int64_t model_id,

@@ -29,6 +29,7 @@
 #include "serving/replica_listener.h"
 #include "serving/replica_pool.h"
 #include "serving/snapshot.h"
+#include "serving/stats_history.h"
 
 namespace lathe::metrics {
 class MetricsService;
@@ -52,6 +53,8 @@ struct ServingOptions {
     std::chrono::milliseconds tick{200};
     std::chrono::milliseconds ping_after{5'000};
     std::chrono::milliseconds ping_timeout{10'000};
+    // How often the serving history is stored (a kill -9 loses the calls since).
+    std::chrono::milliseconds history_flush{60'000};
 };
 
 // What a build request names.
@@ -102,7 +105,9 @@ public:
     Status Start(const std::string& api_url, boost::asio::io_context* io = nullptr);
     // Where tracked predictions go. Set before Start; without it metrics are answered but not
     // stored.
-    void SetMetrics(metrics::MetricsService* m) { metrics_ = m; }
+    void SetMetrics(metrics::MetricsService* m);
+    // Deployments' per-minute requests, errors and latency; null without metrics.
+    ServingHistory* history() { return history_.get(); }
     // Lets calls in flight finish (a few seconds at most), answers the rest with 503, closes the
     // replica connections. Call it while the HTTP server's threads still run.
     void Shutdown();
@@ -237,6 +242,7 @@ private:
     jobs::Jobs& jobs_;
     const Clock& clock_;
     metrics::MetricsService* metrics_ = nullptr;
+    std::unique_ptr<ServingHistory> history_;
     ServingOptions options_;
     SnapshotStore snapshots_;
     ReplicaListener listener_;

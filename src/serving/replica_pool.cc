@@ -16,6 +16,9 @@ std::string Message(const std::string& text) {
 
 int SecondsUp(double ns) { return std::max(1, static_cast<int>(ns / 1e9 + 0.999)); }
 
+// The wall clock, for the per-minute history (the pool's other timing is steady-clock).
+std::int64_t WallMs() { return SystemClock().NowMs(); }
+
 }  // namespace
 
 ReplicaPool::ReplicaPool(std::string name, PoolSettings settings, TimerFn timer,
@@ -83,6 +86,7 @@ void ReplicaPool::Submit(std::string request, CallDone done) {
                 ++counters_.rejected;
                 ++counters_.requests;
                 ++counters_.errors;
+                minutes_.Add(WallMs(), /*error=*/true, /*rejected=*/true, -1);
                 CallOutcome o;
                 o.status = 429;
                 o.body = std::move(refusal);
@@ -195,6 +199,7 @@ void ReplicaPool::FinishLocked(Call& call, CallOutcome outcome, std::int64_t now
         ++counters_.errors;
     }
     counters_.latency.Add(latency_us);
+    minutes_.Add(WallMs(), outcome.status != 200, outcome.status == 429, latency_us);
     if (call.sent_ns > 0) {
         counters_.queue.Add((call.sent_ns - call.arrived_ns) / 1000);
     }
@@ -516,6 +521,21 @@ void ReplicaPool::Close(const std::string& why) {
     for (auto& l : links) {
         l->Close();
     }
+}
+
+void ReplicaPool::TakeMinutes(std::int64_t now_ms, bool all, std::vector<MinuteCounts>& out) {
+    std::lock_guard lock(mu_);
+    minutes_.Take(now_ms, all, out);
+}
+
+std::vector<MinuteCounts> ReplicaPool::PeekMinutes() {
+    std::lock_guard lock(mu_);
+    return minutes_.Peek();
+}
+
+bool ReplicaPool::closed() {
+    std::lock_guard lock(mu_);
+    return closed_;
 }
 
 PoolView ReplicaPool::View() {

@@ -116,6 +116,12 @@ public:
 
     PoolView View();
 
+    // Per-minute counts for the serving history (wall-clock minutes): Take moves out the
+    // minutes that ended (every one when `all`), Peek copies what was not taken yet.
+    void TakeMinutes(std::int64_t now_ms, bool all, std::vector<MinuteCounts>& out);
+    std::vector<MinuteCounts> PeekMinutes();
+    bool closed();
+
 private:
     struct Call {
         std::string request;
@@ -170,6 +176,7 @@ private:
     bool batch_timer_armed_ = false;
     double service_ns_ = 1e6;  // moving average of a call's time at a replica
     ServingCounters counters_;
+    MinuteAccumulator minutes_;
 };
 
 }  // namespace lathe::serving

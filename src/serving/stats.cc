@@ -1,7 +1,9 @@
 // Serving statistics.
 #include "serving/stats.h"
 
+#include <charconv>
 #include <cmath>
+#include <cstdio>
 
 namespace lathe::serving {
 namespace {
@@ -61,6 +63,97 @@ void LatencyHistogram::Merge(const LatencyHistogram& other) {
     }
     count_ += other.count_;
     sum_ += other.sum_;
+}
+
+std::string LatencyHistogram::Encode() const {
+    char num[64];
+    std::snprintf(num, sizeof num, "%.17g;", sum_);
+    std::string out = num;
+    bool first = true;
+    for (int i = 0; i < kBuckets; ++i) {
+        if (buckets_[i] == 0) {
+            continue;
+        }
+        if (!first) {
+            out += ',';
+        }
+        first = false;
+        out += std::to_string(i) + ":" + std::to_string(buckets_[i]);
+    }
+    return out;
+}
+
+std::optional<LatencyHistogram> LatencyHistogram::Decode(std::string_view text) {
+    LatencyHistogram h;
+    const auto semi = text.find(';');
+    if (semi == std::string_view::npos) {
+        return std::nullopt;
+    }
+    try {
+        h.sum_ = std::stod(std::string(text.substr(0, semi)));
+    } catch (...) {
+        return std::nullopt;
+    }
+    std::string_view rest = text.substr(semi + 1);
+    while (!rest.empty()) {
+        const auto comma = rest.find(',');
+        const std::string_view item = rest.substr(0, comma);
+        rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+        const auto colon = item.find(':');
+        if (colon == std::string_view::npos) {
+            return std::nullopt;
+        }
+        int i = -1;
+        std::int64_t n = -1;
+        const auto a = std::from_chars(item.data(), item.data() + colon, i);
+        const auto b = std::from_chars(item.data() + colon + 1, item.data() + item.size(), n);
+        if (a.ec != std::errc() || b.ec != std::errc() || i < 0 || i >= kBuckets || n < 0) {
+            return std::nullopt;
+        }
+        h.buckets_[i] += n;
+        h.count_ += n;
+    }
+    return h;
+}
+
+std::int64_t MinuteAccumulator::MinuteOf(std::int64_t ms) {
+    std::int64_t q = ms / kMinuteMs;
+    if (ms % kMinuteMs != 0 && ms < 0) {
+        --q;
+    }
+    return q * kMinuteMs;
+}
+
+void MinuteAccumulator::Add(std::int64_t now_ms,
+                            bool error,
+                            bool rejected,
+                            std::int64_t latency_us) {
+    const std::int64_t minute = MinuteOf(now_ms);
+    // Calls finish in about arrival order; one that ends in an earlier minute than the newest
+    // (a wall clock stepped back) is counted in the newest rather than reordering.
+    if (minutes_.empty() || minutes_.back().minute_ms < minute) {
+        minutes_.emplace_back();
+        minutes_.back().minute_ms = minute;
+    }
+    MinuteCounts& m = minutes_.back();
+    ++m.requests;
+    if (error) {
+        ++m.errors;
+    }
+    if (rejected) {
+        ++m.rejected;
+    }
+    if (latency_us >= 0) {
+        m.latency.Add(latency_us);
+    }
+}
+
+void MinuteAccumulator::Take(std::int64_t now_ms, bool all, std::vector<MinuteCounts>& out) {
+    const std::int64_t current = MinuteOf(now_ms);
+    while (!minutes_.empty() && (all || minutes_.front().minute_ms < current)) {
+        out.push_back(std::move(minutes_.front()));
+        minutes_.pop_front();
+    }
 }
 
 void AppendPrometheusHistogram(std::string& out, const std::string& name,
