@@ -197,7 +197,16 @@ function Directory({ project, path }: { project: Project; path: string }) {
         <Loading what="Loading files" />
       ) : list.items.length === 0 ? (
         <Empty title={path ? "This folder is empty." : "This project has no files yet."}>
-          <p>{canWrite ? "Upload a script or data file, or create a new file and write it here." : "Nothing to see yet."}</p>
+          {canWrite ? (
+            <p>
+              Upload your scripts and data with <strong>Upload files</strong> (several at once), or create a new file
+              and write it here. To serve a model, add the Python file with its function (such as{" "}
+              <code>predict.py</code> with <code>def predict(args):</code>) and the files it loads (such as{" "}
+              <code>model.pkl</code>).
+            </p>
+          ) : (
+            <p>Nothing to see yet: a Contributor of this project can add files.</p>
+          )}
         </Empty>
       ) : (
         <table className="list">
@@ -252,10 +261,12 @@ function FileView({ project, entry }: { project: Project; entry: FileEntry }) {
   const [saved, setSaved] = useState("");
   const [error, setError] = useState<unknown>(null);
   const [saving, setSaving] = useState(false);
+  const [savedAt, setSavedAt] = useState<string | null>(null);
 
   useEffect(() => {
     setContent(null);
     setBinary(false);
+    setSavedAt(null);
     if (entry.size > MAX_EDIT_BYTES) {
       setBinary(true);
       return;
@@ -287,6 +298,7 @@ function FileView({ project, entry }: { project: Project; entry: FileEntry }) {
     try {
       await api("PUT", filesApi(projectId, entry.path), { rawBody: new Blob([draft]) });
       setSaved(draft);
+      setSavedAt(new Date().toISOString());
     } catch (e) {
       setError(e);
     } finally {
@@ -311,7 +323,9 @@ function FileView({ project, entry }: { project: Project; entry: FileEntry }) {
         </div>
       </div>
       <p className="muted">
-        {formatBytes(entry.size)} · modified {formatTime(entry.modified_at)}
+        {/* Once opened, the size and time are those of the text as last saved here. */}
+        {formatBytes(content !== null ? new TextEncoder().encode(saved).length : entry.size)} · modified{" "}
+        {formatTime(savedAt ?? entry.modified_at)}
       </p>
       <ErrorBanner error={error} />
       {binary && <p>This file is not text (or is larger than {formatBytes(MAX_EDIT_BYTES)}), so it can't be edited here. Download it instead.</p>}

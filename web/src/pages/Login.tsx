@@ -1,6 +1,7 @@
 // Sign in with a username and password (a browser session).
-import { useState, type FormEvent } from "react";
+import { useRef, useState, type FormEvent } from "react";
 
+import { ApiError } from "../api/client";
 import { ErrorBanner } from "../components/common";
 import { useSession } from "../session";
 
@@ -10,6 +11,7 @@ export function LoginPage() {
   const [password, setPassword] = useState("");
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
+  const passwordInput = useRef<HTMLInputElement>(null);
 
   const submit = async (e: FormEvent) => {
     e.preventDefault();
@@ -19,8 +21,10 @@ export function LoginPage() {
       // Signed in: the /login route sends the browser on (see AfterSignIn).
       await signIn(username.trim(), password);
     } catch (err) {
-      setError(err);
+      setError(signInError(err));
       setBusy(false);
+      // Most failures are a mistyped password: ready to type it again.
+      passwordInput.current?.select();
     }
   };
 
@@ -35,6 +39,7 @@ export function LoginPage() {
         <label>
           Password
           <input
+            ref={passwordInput}
             type="password"
             autoComplete="current-password"
             value={password}
@@ -48,9 +53,21 @@ export function LoginPage() {
         </button>
       </form>
       <p className="muted">
-        First time? The site admin is created on the server's first start; its password is printed
-        once in the server's output.
+        No account yet? Ask your Lathe admin for one. Setting up a new server? The site admin is
+        created on its first start, and its password is printed once in the server's output.
       </p>
     </section>
   );
+}
+
+// A refused sign-in in the words of the sign-in form (the API's generic "not signed in" reads
+// oddly on the page where one signs in).
+function signInError(err: unknown): unknown {
+  if (err instanceof ApiError && err.status === 401) {
+    const reason = /wrong username or password/i.test(err.message)
+      ? "Wrong username or password. Check both (the password is case-sensitive) and try again."
+      : `${err.message.charAt(0).toUpperCase()}${err.message.slice(1)}.`;
+    return new Error(reason);
+  }
+  return err;
 }

@@ -5,6 +5,7 @@ import { Link, NavLink, Navigate, Route, Routes, useParams } from "react-router-
 import { api } from "../api/client";
 import type { Project } from "../api/types";
 import { ErrorBanner, Loading } from "../components/common";
+import { GettingStarted } from "../components/GettingStarted";
 import { FilesPage } from "./Files";
 import { JobPage, JobsPage, NewJobPage } from "./Jobs";
 import { ModelPage, ModelsPage } from "./Models";
@@ -48,6 +49,7 @@ export function ProjectPage() {
         <span className="muted">your role: {project.my_role}</span>
       </div>
       {project.description && <p>{project.description}</p>}
+      <GettingStarted project={project} />
       <nav className="tabs" aria-label="Project">
         <NavLink to={`${base}/files`}>Files</NavLink>
         <NavLink to={`${base}/jobs`}>Jobs</NavLink>

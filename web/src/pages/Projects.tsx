@@ -53,9 +53,15 @@ export function ProjectsPage() {
         ) : (
           <Empty title="You have no projects yet.">
             <p>
-              A project holds your files, jobs and models. Create your first one with <strong>New project</strong>, then
-              upload a script to it.
+              A project holds your code and data files, the jobs that run them and the models that serve them as REST
+              endpoints (like a CML project). Create one, then upload your scripts to it: the project page guides you
+              from there to a deployed model.
             </p>
+            {!creating && (
+              <button type="button" className="primary" onClick={() => setCreating(true)}>
+                Create your first project
+              </button>
+            )}
           </Empty>
         )
       ) : (
