@@ -1,12 +1,21 @@
 // Site administration: users (create, disable, make admin), quotas with the pool's capacity,
-// and the audit log.
+// the audit log, the runtimes and the resource profiles.
 import { useEffect, useState, type FormEvent } from "react";
 import { NavLink, Navigate, Route, Routes } from "react-router-dom";
 
-import { api, listPage } from "../api/client";
+import { api, ApiError, listPage } from "../api/client";
+import {
+  deleteProfile,
+  listProfiles,
+  listRuntimes,
+  putProfile,
+  type ResourceProfile,
+  type Runtimes as RuntimesBody,
+} from "../api/governance";
 import type { User } from "../api/types";
 import { Empty, ErrorBanner, Loading, Pager, usePagedList } from "../components/common";
 import { formatTime } from "../lib/format";
+import { checkProfile, type ProfileDraft } from "../lib/governance";
 import { useSession } from "../session";
 
 export function AdminPage() {
@@ -427,31 +436,14 @@ function Audit() {
   );
 }
 
-interface Runtime {
-  name: string;
-  interpreter: string;
-}
 
-interface Profile {
-  name: string;
-  cpu: number;
-  memory: number;
-  nvidia_gpu: number;
-}
-
-// The kernels workloads can run and the named sizes users pick from (set in the server's
-// configuration: see docs/configuration.md).
+// The kernels workloads can run (the server's `kernels` setting) and the named sizes users pick
+// from (resource profiles, which site admins create, edit and delete here).
 function Runtimes() {
-  const [runtimes, setRuntimes] = useState<{ runtimes: Runtime[]; max_workload: Profile } | null>(null);
-  const [profiles, setProfiles] = useState<Profile[] | null>(null);
+  const [runtimes, setRuntimes] = useState<RuntimesBody | null>(null);
   const [error, setError] = useState<unknown>(null);
   useEffect(() => {
-    api<{ runtimes: Runtime[]; max_workload: Profile }>("GET", "/api/v2/runtimes", { query: { page_size: 100 } })
-      .then(setRuntimes)
-      .catch(setError);
-    listPage<Profile>("/api/v2/resource-profiles", "resource_profiles", { pageSize: 100 })
-      .then((p) => setProfiles(p.items))
-      .catch(setError);
+    listRuntimes().then(setRuntimes).catch(setError);
   }, []);
   return (
     <>
@@ -459,60 +451,290 @@ function Runtimes() {
       <section className="card" aria-label="Runtimes">
         <h2>Runtimes</h2>
         {!runtimes ? (
-          <Loading what="Loading runtimes" />
-        ) : (
-          <>
-            <table className="list compact">
-              <thead>
-                <tr>
-                  <th scope="col">Kernel</th>
-                  <th scope="col">Interpreter</th>
-                </tr>
-              </thead>
-              <tbody>
-                {runtimes.runtimes.map((r) => (
-                  <tr key={r.name}>
-                    <td>{r.name}</td>
-                    <td>
-                      <code>{r.interpreter}</code>
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-            <p className="muted">
-              Largest workload: {runtimes.max_workload.cpu} vCPU, {runtimes.max_workload.memory} GiB, {runtimes.max_workload.nvidia_gpu} GPUs.
+          !error && <Loading what="Loading runtimes" />
+        ) : runtimes.runtimes.length === 0 ? (
+          <Empty title="No runtimes: jobs and models have no interpreter to run.">
+            <p>
+              Add one to the server's <code>kernels</code> setting, then restart the server (see below).
             </p>
-          </>
-        )}
-      </section>
-      <section className="card" aria-label="Resource profiles">
-        <h2>Resource profiles</h2>
-        {!profiles ? (
-          <Loading what="Loading profiles" />
+          </Empty>
         ) : (
           <table className="list compact">
             <thead>
               <tr>
-                <th scope="col">Profile</th>
-                <th scope="col">vCPU</th>
-                <th scope="col">Memory (GiB)</th>
-                <th scope="col">GPUs</th>
+                <th scope="col">Kernel</th>
+                <th scope="col">Interpreter</th>
               </tr>
             </thead>
             <tbody>
-              {profiles.map((p) => (
-                <tr key={p.name}>
-                  <td>{p.name}</td>
-                  <td>{p.cpu}</td>
-                  <td>{p.memory}</td>
-                  <td>{p.nvidia_gpu}</td>
+              {runtimes.runtimes.map((r) => (
+                <tr key={r.name}>
+                  <td>{r.name}</td>
+                  <td>
+                    <code>{r.interpreter}</code>
+                  </td>
                 </tr>
               ))}
             </tbody>
           </table>
         )}
+        <p className="muted small-text" data-testid="runtimes-source">
+          Runtimes come from the server's configuration, not from this page: the <code>kernels</code> setting
+          (<code>--kernels</code>, <code>LATHE_KERNELS</code>, or <code>kernels:</code> in the configuration file), a
+          list of <code>name=/absolute/path/to/interpreter</code> pairs separated by commas. To add one, install the
+          interpreter on the machines that run workloads, add it to the list (for example{" "}
+          <code>kernels: python3=/usr/bin/python3,r=/usr/bin/Rscript,bash=/bin/bash,sh=/bin/sh</code>) and restart the
+          server. See <code>docs/configuration.md</code>.
+        </p>
+        {runtimes && (
+          <p className="muted small-text">
+            Largest workload: {runtimes.max_workload.cpu} vCPU, {runtimes.max_workload.memory} GiB,{" "}
+            {runtimes.max_workload.nvidia_gpu} GPUs (the <code>max_workload_millicores</code> and{" "}
+            <code>max_workload_mib</code> settings; GPUs are the ones the server found).
+          </p>
+        )}
       </section>
+      <ResourceProfiles limits={runtimes?.max_workload ?? null} />
     </>
+  );
+}
+
+const emptyDraft: ProfileDraft = { name: "", cpu: "1", memory: "2", nvidia_gpu: "0" };
+
+function ResourceProfiles({ limits }: { limits: ResourceProfile | null }) {
+  const [profiles, setProfiles] = useState<ResourceProfile[] | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  const [version, setVersion] = useState(0);
+  // The form: closed, a new profile, or the profile being edited (its name fixed).
+  const [editing, setEditing] = useState<{ mode: "new" } | { mode: "edit"; name: string } | null>(null);
+  const [confirming, setConfirming] = useState<string | null>(null);
+  const [notice, setNotice] = useState("");
+
+  useEffect(() => {
+    // A reload keeps the error that caused it on screen.
+    listProfiles().then(setProfiles).catch(setError);
+  }, [version]);
+
+  const remove = async (name: string) => {
+    setError(null);
+    setNotice("");
+    try {
+      await deleteProfile(name);
+      setConfirming(null);
+      setNotice(`Deleted the profile ${name}.`);
+    } catch (err) {
+      setError(
+        err instanceof ApiError && err.code === "not_found"
+          ? new Error(`The profile ${name} no longer exists: someone may have deleted it already. The list is reloaded.`)
+          : err,
+      );
+    }
+    setVersion((v) => v + 1);
+  };
+
+  return (
+    <section className="card" aria-label="Resource profiles">
+      <div className="title-row">
+        <h2>Resource profiles</h2>
+        {!editing && (
+          <button type="button" className="primary" onClick={() => setEditing({ mode: "new" })}>
+            New profile
+          </button>
+        )}
+      </div>
+      <p className="muted small-text">
+        Named sizes that users pick when they create a job or deploy a model, instead of typing vCPU and memory.
+        Jobs and deployments keep the size a profile gave them when the profile is changed or deleted later.
+      </p>
+      {editing && (
+        <ProfileForm
+          key={editing.mode === "edit" ? `edit-${editing.name}` : "new"}
+          initial={
+            editing.mode === "edit"
+              ? profileDraft(profiles?.find((p) => p.name === editing.name))
+              : emptyDraft
+          }
+          editing={editing.mode === "edit"}
+          existing={(profiles ?? []).map((p) => p.name)}
+          limits={limits}
+          onCancel={() => setEditing(null)}
+          onSaved={(p) => {
+            setEditing(null);
+            setNotice(editing.mode === "edit" ? `Saved the profile ${p.name}.` : `Created the profile ${p.name}.`);
+            setVersion((v) => v + 1);
+          }}
+        />
+      )}
+      {notice && (
+        <p className="notice" role="status">
+          {notice}
+        </p>
+      )}
+      <ErrorBanner error={error} onDismiss={() => setError(null)} />
+      {profiles === null ? (
+        !error && <Loading what="Loading profiles" />
+      ) : profiles.length === 0 ? (
+        <Empty title="No resource profiles yet.">
+          <p>
+            Create one with <strong>New profile</strong>, for example <em>small</em> with 1 vCPU and 2 GiB, so users can
+            pick a size by name for their jobs and deployments.
+          </p>
+        </Empty>
+      ) : (
+        <table className="list compact" aria-label="Resource profiles">
+          <thead>
+            <tr>
+              <th scope="col">Profile</th>
+              <th scope="col">vCPU</th>
+              <th scope="col">Memory (GiB)</th>
+              <th scope="col">GPUs</th>
+              <th scope="col">
+                <span className="visually-hidden">Actions</span>
+              </th>
+            </tr>
+          </thead>
+          <tbody>
+            {profiles.map((p) => (
+              <tr key={p.name}>
+                <td>{p.name}</td>
+                <td>{p.cpu}</td>
+                <td>{p.memory}</td>
+                <td>{p.nvidia_gpu}</td>
+                <td className="actions">
+                  {confirming === p.name ? (
+                    <span role="group" aria-label={`Confirm deleting ${p.name}`}>
+                      <span>Delete {p.name}? </span>
+                      <button type="button" className="danger" onClick={() => void remove(p.name)}>
+                        Yes, delete<span className="visually-hidden"> the profile {p.name}</span>
+                      </button>{" "}
+                      <button type="button" onClick={() => setConfirming(null)}>
+                        Keep it
+                      </button>
+                    </span>
+                  ) : (
+                    <>
+                      <button
+                        type="button"
+                        className="link"
+                        onClick={() => {
+                          setNotice("");
+                          setEditing({ mode: "edit", name: p.name });
+                        }}
+                      >
+                        Edit<span className="visually-hidden"> the profile {p.name}</span>
+                      </button>
+                      <button
+                        type="button"
+                        className="link danger"
+                        onClick={() => {
+                          setNotice("");
+                          setConfirming(p.name);
+                        }}
+                      >
+                        Delete<span className="visually-hidden"> the profile {p.name}</span>
+                      </button>
+                    </>
+                  )}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </section>
+  );
+}
+
+function profileDraft(p: ResourceProfile | undefined): ProfileDraft {
+  return p ? { name: p.name, cpu: String(p.cpu), memory: String(p.memory), nvidia_gpu: String(p.nvidia_gpu) } : emptyDraft;
+}
+
+function ProfileForm({
+  initial,
+  editing,
+  existing,
+  limits,
+  onCancel,
+  onSaved,
+}: {
+  initial: ProfileDraft;
+  editing: boolean;
+  existing: string[];
+  limits: ResourceProfile | null;
+  onCancel: () => void;
+  onSaved: (p: ResourceProfile) => void;
+}) {
+  const [draft, setDraft] = useState<ProfileDraft>(initial);
+  const [touched, setTouched] = useState<Partial<Record<keyof ProfileDraft, boolean>>>({});
+  const [submitted, setSubmitted] = useState(false);
+  const [saving, setSaving] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+  const checked = checkProfile(draft, limits, editing ? [] : existing);
+  const shown = (f: keyof ProfileDraft) => (submitted || touched[f] ? checked.errors[f] : undefined);
+
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    setSubmitted(true);
+    if (!checked.value) {
+      return;
+    }
+    setSaving(true);
+    setError(null);
+    try {
+      onSaved(await putProfile(checked.value));
+    } catch (err) {
+      setError(err);
+      setSaving(false);
+    }
+  };
+
+  const field = (f: keyof ProfileDraft, label: string, props: Record<string, unknown> = {}) => {
+    const message = shown(f);
+    const warning = checked.warnings[f];
+    return (
+      <label>
+        {label}
+        <input
+          value={draft[f]}
+          onChange={(e) => setDraft((d) => ({ ...d, [f]: e.target.value }))}
+          onBlur={() => setTouched((t) => ({ ...t, [f]: true }))}
+          aria-invalid={message ? true : undefined}
+          aria-describedby={message || warning ? `profile-${f}-help` : undefined}
+          {...props}
+        />
+        {(message || warning) && (
+          <span id={`profile-${f}-help`} className="small-text" style={message ? { color: "var(--bad)" } : undefined}>
+            {message ?? warning}
+          </span>
+        )}
+      </label>
+    );
+  };
+
+  return (
+    <form className="card" onSubmit={submit} noValidate aria-label={editing ? `Edit the profile ${initial.name}` : "New resource profile"}>
+      <h3>{editing ? `Edit ${initial.name}` : "New resource profile"}</h3>
+      <div className="row">
+        {field("name", "Profile name", { readOnly: editing, autoComplete: "off", maxLength: 64 })}
+        {field("cpu", "vCPU", { inputMode: "decimal" })}
+        {field("memory", "Memory (GiB)", { inputMode: "decimal" })}
+        {field("nvidia_gpu", "GPUs", { inputMode: "numeric" })}
+      </div>
+      {editing && <p className="muted small-text">To rename a profile, create one with the new name and delete this one.</p>}
+      {limits && (
+        <p className="muted small-text">
+          Up to {limits.cpu} vCPU and {limits.memory} GiB per workload on this server.
+        </p>
+      )}
+      <ErrorBanner error={error} />
+      <div className="buttons">
+        <button type="submit" className="primary" disabled={saving}>
+          {saving ? "Saving…" : editing ? "Save profile" : "Create profile"}
+        </button>
+        <button type="button" onClick={onCancel}>
+          Cancel
+        </button>
+      </div>
+    </form>
   );
 }
