@@ -1,5 +1,5 @@
 // The layout (header, navigation) and the routes of every page.
-import { lazy, Suspense } from "react";
+import { lazy, Suspense, useEffect, useRef } from "react";
 import { Link, NavLink, Navigate, Route, Routes, useLocation, useNavigate, useSearchParams } from "react-router-dom";
 
 import { ErrorBanner, Loading } from "./components/common";
@@ -28,6 +28,7 @@ function Shell() {
   const { user, checking, checkError, signOut } = useSession();
   const location = useLocation();
   const navigate = useNavigate();
+  useFocusOnNewPage(location.pathname);
 
   if (checking) {
     return (
@@ -81,7 +82,7 @@ function Shell() {
           </button>
         </div>
       </header>
-      <main id="main" className="page">
+      <main id="main" className="page" tabIndex={-1}>
         <Routes>
           <Route path="/" element={<Navigate to="/projects" replace />} />
           <Route path="/login" element={<AfterSignIn />} />
@@ -105,6 +106,25 @@ function Shell() {
       </main>
     </>
   );
+}
+
+// On a new page (not a new tab of the same project), keyboard and screen-reader users start at its
+// content, as after a full page load, instead of on the link that is gone or in the header.
+function useFocusOnNewPage(pathname: string) {
+  const page = pathname.split("/").slice(0, 3).join("/");
+  const first = useRef(true);
+  useEffect(() => {
+    if (first.current) {
+      first.current = false;
+      return;
+    }
+    const main = document.getElementById("main");
+    const active = document.activeElement;
+    // A field the new page focused itself keeps the focus.
+    if (main && (!active || active === document.body || !main.contains(active))) {
+      main.focus();
+    }
+  }, [page]);
 }
 
 function NotFound() {

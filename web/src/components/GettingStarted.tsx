@@ -73,7 +73,8 @@ export function GettingStarted({ project }: { project: Project }) {
     }
   }, [active, load, location.pathname]);
   const guide = facts ? gettingStarted(`/projects/${project.id}`, facts) : null;
-  usePoll(load, 4000, active && !!guide && guide.current !== null && guide.current !== "code" && guide.current !== "model");
+  // Files uploaded, builds finishing, replicas coming up: each moves the guide on without a click.
+  usePoll(load, 3000, active && !!guide && guide.current !== null);
 
   if (!active || !guide || guide.current === null) {
     return null;

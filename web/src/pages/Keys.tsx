@@ -7,10 +7,13 @@ import { CopyButton, Empty, ErrorBanner, Loading, Pager, usePagedList } from "..
 import { formatTime } from "../lib/format";
 import { useSession } from "../session";
 
+// A key made on a model's Test tab calls that model only (the API names its model).
+type Key = ApiKey & { model_id?: number | null };
+
 export function KeysPage() {
   const { user } = useSession();
   const base = `/api/v2/users/${encodeURIComponent(user!.username)}/keys`;
-  const list = usePagedList<ApiKey>((p) => listPage<ApiKey>(base, "keys", p), [base]);
+  const list = usePagedList<Key>((p) => listPage<Key>(base, "keys", p), [base]);
   const [name, setName] = useState("");
   const [days, setDays] = useState("");
   const [created, setCreated] = useState<string | null>(null);
@@ -33,7 +36,7 @@ export function KeysPage() {
     }
   };
 
-  const revoke = async (k: ApiKey) => {
+  const revoke = async (k: Key) => {
     if (!window.confirm(`Revoke the key “${k.name}”? Scripts using it stop working at once.`)) {
       return;
     }
@@ -51,7 +54,9 @@ export function KeysPage() {
       <h1>API keys</h1>
       <p>
         Scripts, the <code>lathe</code> command and models with authentication use an API key: send it as{" "}
-        <code>Authorization: Bearer &lt;key&gt;</code>.
+        <code>Authorization: Bearer &lt;key&gt;</code>. A key made here acts as you, with everything you may do; to
+        let someone call one model and nothing else, make a model API key on that model's <strong>Test</strong> tab
+        instead.
       </p>
       <form className="card" onSubmit={create} aria-label="New API key">
         <div className="row">
@@ -86,6 +91,7 @@ export function KeysPage() {
           <thead>
             <tr>
               <th scope="col">Name</th>
+              <th scope="col">Works for</th>
               <th scope="col">Starts with</th>
               <th scope="col">Created</th>
               <th scope="col">Last used</th>
@@ -99,6 +105,7 @@ export function KeysPage() {
             {list.items.map((k) => (
               <tr key={k.id}>
                 <td>{k.name}</td>
+                <td>{k.model_id ? `one model only (model ${k.model_id})` : "everything you may do"}</td>
                 <td>
                   <code>{k.prefix}</code>
                 </td>
