@@ -75,6 +75,7 @@ describe("governance and admin UI", { timeout: 600_000 }, () => {
       { name: "training-xl", cpu: 3, memory: 12, nvidia_gpu: 0 },
     );
     await h.shot("gov-02-profiles");
+    await h.shotOf(profiles, "gov-02-profiles-panel");
 
     // Delete asks first; "Keep it" keeps it.
     await row.getByRole("button", { name: "Delete the profile training-xl" }).click();
@@ -199,6 +200,7 @@ describe("governance and admin UI", { timeout: 600_000 }, () => {
     assert.equal(await results.getByRole("row").filter({ hasText: "same" }).count(), 1);
     await h.checkA11y("replay");
     await h.shot("gov-05-replay");
+    await h.shotOf(examples, "gov-05-replay-panel");
 
     // Build 2's page: its lineage.yaml problems with their lines, the file annotated.
     await details.getByLabel("Details of").selectOption(String(second));
@@ -213,5 +215,6 @@ describe("governance and admin UI", { timeout: 600_000 }, () => {
     await details.getByRole("region", { name: "Examples" }).getByText("No examples for this build yet.").waitFor();
     await h.checkA11y("build lineage problems");
     await h.shot("gov-06-lineage-problems");
+    await h.shotOf(lineage, "gov-06-lineage-problems-panel");
   });
 });

@@ -134,6 +134,11 @@ export class UiHarness {
     await this.page.screenshot({ path: join(this.artifactsDir, `${name}.png`), fullPage: true });
   }
 
+  // A screenshot of one part of the page (a locator), for the docs.
+  async shotOf(locator, name) {
+    await locator.screenshot({ path: join(this.artifactsDir, `${name}.png`) });
+  }
+
   // Leaves the page of the test behind, and the server's output so far (call from afterEach with
   // the test's context).
   async shotOnFailure(t) {

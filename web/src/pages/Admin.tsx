@@ -714,7 +714,8 @@ function ProfileForm({
   return (
     <form className="card" onSubmit={submit} noValidate aria-label={editing ? `Edit the profile ${initial.name}` : "New resource profile"}>
       <h3>{editing ? `Edit ${initial.name}` : "New resource profile"}</h3>
-      <div className="row">
+      {/* Top-aligned: a field's message below it must not push the others up. */}
+      <div className="row" style={{ alignItems: "flex-start" }}>
         {field("name", "Profile name", { readOnly: editing, autoComplete: "off", maxLength: 64 })}
         {field("cpu", "vCPU", { inputMode: "decimal" })}
         {field("memory", "Memory (GiB)", { inputMode: "decimal" })}

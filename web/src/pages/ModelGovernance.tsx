@@ -418,7 +418,10 @@ function ReproducibilityDetails({ record }: { record: BuildRecord }) {
           "Files (snapshot)",
           r.snapshot ? (
             <>
-              {hash(r.snapshot)} <span className="muted small-text">{record.snapshot_files} files</span>
+              {hash(r.snapshot)}{" "}
+              <span className="muted small-text">
+                {record.snapshot_files} file{record.snapshot_files === 1 ? "" : "s"}
+              </span>
             </>
           ) : null,
         )}
@@ -427,7 +430,11 @@ function ReproducibilityDetails({ record }: { record: BuildRecord }) {
           hash(r.build_script_output_sha256) ??
             (record.state === "built" ? <span className="muted">none: the project has no cdsw-build.sh</span> : null),
         )}
-        {item("lineage.yaml (SHA-256)", hash(r.lineage_yaml_sha256))}
+        {item(
+          "lineage.yaml (SHA-256)",
+          hash(r.lineage_yaml_sha256) ??
+            (record.state === "built" ? <span className="muted">none: the project had no lineage.yaml</span> : null),
+        )}
         {item(
           "Environment variables (names)",
           env.length ? env.join(", ") : r.environment_names ? <span className="muted">none</span> : null,
