@@ -76,7 +76,7 @@ export function GettingStarted({ project }: { project: Project }) {
   // Files uploaded, builds finishing, replicas coming up: each moves the guide on without a click.
   usePoll(load, 3000, active && !!guide && guide.current !== null);
 
-  if (!active || !guide || guide.current === null) {
+  if (!active || !guide) {
     return null;
   }
   const hide = () => {
@@ -87,6 +87,26 @@ export function GettingStarted({ project }: { project: Project }) {
     }
     setHidden(true);
   };
+  const watch = guide.steps.find((s) => s.key === "watch")!;
+  if (guide.current === null) {
+    // Every step done: say so once, with where to go on, until the user hides it.
+    return (
+      <section className="getting-started" aria-labelledby="getting-started-title">
+        <div className="title-row">
+          <h2 id="getting-started-title">Your model endpoint is up</h2>
+          <button type="button" className="link small-text" onClick={hide}>
+            Hide this guide
+          </button>
+        </div>
+        <p className="step-hint">
+          {facts?.model?.name} is serving and has answered {facts?.requests} request{facts?.requests === 1 ? "" : "s"}.{" "}
+          <Link to={watch.to}>Watch it</Link>: requests, errors, latency and the metrics it tracks over time; then
+          compare its inputs with your training data under Drift, record ground truth for its accuracy, and let
+          Monitors alert you.
+        </p>
+      </section>
+    );
+  }
   const current = guide.steps.find((s) => s.key === guide.current)!;
   return (
     <section className="getting-started" aria-labelledby="getting-started-title">
