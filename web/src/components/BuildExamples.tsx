@@ -20,12 +20,15 @@ export function BuildExamples({
   builds,
   serving,
   editable,
+  onServingStale,
 }: {
   buildPath: string;
   build: ModelBuild;
   builds: ModelBuild[];
   serving: Deployment | null;
   editable: boolean;
+  // Called when an answer suggests `serving` is out of date.
+  onServingStale: () => void;
 }) {
   const [examples, setExamples] = useState<BuildExample[] | null>(null);
   const [error, setError] = useState<unknown>(null);
@@ -63,6 +66,7 @@ export function BuildExamples({
           build={build}
           servesThis={servesThis}
           onCancel={() => setAdding(false)}
+          onFailed={onServingStale}
           onAdded={() => {
             setAdding(false);
             load();
@@ -107,7 +111,16 @@ export function BuildExamples({
               ))}
             </tbody>
           </table>
-          {editable && <Replay buildPath={buildPath} build={build} builds={builds} serving={serving} examples={examples} />}
+          {editable && (
+            <Replay
+              buildPath={buildPath}
+              build={build}
+              builds={builds}
+              serving={serving}
+              examples={examples}
+              onServingStale={onServingStale}
+            />
+          )}
         </>
       )}
     </section>
@@ -120,12 +133,14 @@ function AddExample({
   servesThis,
   onCancel,
   onAdded,
+  onFailed,
 }: {
   buildPath: string;
   build: ModelBuild;
   servesThis: boolean;
   onCancel: () => void;
   onAdded: () => void;
+  onFailed: () => void;
 }) {
   // Recording asks the build itself, which works only while it is the one serving.
   const [record, setRecord] = useState(servesThis);
@@ -152,6 +167,7 @@ function AddExample({
     } catch (err) {
       setError(err);
       setSaving(false);
+      onFailed();
     }
   };
 
@@ -209,26 +225,25 @@ function Replay({
   builds,
   serving,
   examples,
+  onServingStale,
 }: {
   buildPath: string;
   build: ModelBuild;
   builds: ModelBuild[];
   serving: Deployment | null;
   examples: BuildExample[];
+  onServingStale: () => void;
 }) {
   const candidates = builds.filter((b) => b.state === "built" && b.id !== build.id);
+  // The serving build first (replaying calls it), until the user picks another.
   const preferred = serving && serving.build_id !== build.id ? serving.build_id : candidates[0]?.id;
-  const [against, setAgainst] = useState<string>(preferred ? String(preferred) : "");
+  const [picked, setPicked] = useState("");
+  const against = picked || (preferred ? String(preferred) : "");
   const [running, setRunning] = useState(false);
   const [elapsed, setElapsed] = useState(0);
   const [result, setResult] = useState<ReplayResult | null>(null);
   const [error, setError] = useState<unknown>(null);
 
-  useEffect(() => {
-    if (!against && preferred) {
-      setAgainst(String(preferred));
-    }
-  }, [against, preferred]);
   useEffect(() => {
     if (!running) {
       return;
@@ -257,6 +272,8 @@ function Replay({
       setResult(await replayExamples(buildPath, Number(against)));
     } catch (err) {
       setError(err);
+      // The model may serve another build than this page knew: look again.
+      onServingStale();
     } finally {
       setRunning(false);
     }
@@ -269,7 +286,7 @@ function Replay({
       <form className="row" onSubmit={replay} aria-label="Replay the examples">
         <label>
           Replay against
-          <select value={against} onChange={(e) => setAgainst(e.target.value)} disabled={running}>
+          <select value={against} onChange={(e) => setPicked(e.target.value)} disabled={running}>
             {candidates.map((b) => (
               <option key={b.id} value={b.id}>
                 v{b.version} (build #{b.id}){serving?.build_id === b.id ? " — serving" : ""}

@@ -18,7 +18,8 @@ interface Alias {
 }
 
 // The builds tab shows this below its list: the aliases, then the details of one build (the
-// one in the URL, `.../builds/<id>`, else the newest).
+// one in the URL, `.../builds/<id>`, else the newest). A page that places the two itself uses
+// AliasesCard and BuildGovernance.
 export function Aliases(props: { modelPath: string; builds: ModelBuild[]; editable: boolean }) {
   return (
     <>
@@ -28,7 +29,7 @@ export function Aliases(props: { modelPath: string; builds: ModelBuild[]; editab
   );
 }
 
-function AliasesCard({
+export function AliasesCard({
   modelPath,
   builds,
   editable,
@@ -218,20 +219,34 @@ export function BuildGovernance({
   modelPath,
   builds,
   editable,
+  buildId,
 }: {
   modelPath: string;
   builds: ModelBuild[];
   editable: boolean;
+  // The build to show; without it, the one in the URL, else the newest.
+  buildId?: number;
 }) {
   const params = useParams();
   const navigate = useNavigate();
-  const fromUrl = Number((params["*"] ?? "").split("/")[0]);
-  const build = builds.find((b) => b.id === fromUrl) ?? builds[0];
+  const wanted = buildId ?? Number((params["*"] ?? "").split("/")[0]);
+  const build = builds.find((b) => b.id === wanted) ?? builds[0];
   const [record, setRecord] = useState<BuildRecord | null>(null);
   const [serving, setServing] = useState<Deployment | null>(null);
   const [error, setError] = useState<unknown>(null);
+  const [servingVersion, setServingVersion] = useState(0);
   const buildPath = build ? `${modelPath}/builds/${build.id}` : "";
   const state = build?.state;
+
+  useEffect(() => {
+    let live = true;
+    servingDeployment(modelPath)
+      .then((d) => live && setServing(d))
+      .catch(() => live && setServing(null));
+    return () => {
+      live = false;
+    };
+  }, [modelPath, state, servingVersion]);
 
   useEffect(() => {
     if (!buildPath) {
@@ -242,13 +257,10 @@ export function BuildGovernance({
     getBuild(buildPath)
       .then((r) => live && setRecord(r))
       .catch((e) => live && setError(e));
-    servingDeployment(modelPath)
-      .then((d) => live && setServing(d))
-      .catch(() => live && setServing(null));
     return () => {
       live = false;
     };
-  }, [buildPath, modelPath, state]);
+  }, [buildPath, state]);
 
   if (!build) {
     return null;
@@ -285,6 +297,7 @@ export function BuildGovernance({
         builds={builds}
         serving={serving}
         editable={editable}
+        onServingStale={() => setServingVersion((v) => v + 1)}
       />
     </section>
   );
