@@ -52,6 +52,10 @@ describe("gettingStarted", () => {
   it("takes a model made outside the guide's order", () => {
     // A model created before any Python file: the code step is still the one to do.
     expect(gettingStarted("", { ...empty, model: { id: 1, name: "m" } }).current).toBe("code");
+    // Code in a sub-folder (not seen at the root) that a build used is code added.
+    const built = gettingStarted("", { ...empty, model: { id: 1, name: "m" }, hasBuild: true });
+    expect(built.steps[0].done).toBe(true);
+    expect(built.current).toBe("deploy");
   });
 });
 

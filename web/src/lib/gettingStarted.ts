@@ -3,7 +3,7 @@
 
 // What the guide needs to know about the project (each field read from the API).
 export interface ProjectFacts {
-  // The project's root has a Python file (a model's code).
+  // The project's root folder has a Python file (a model's code).
   hasPythonFile: boolean;
   // The model the guide follows (a serving one if there is one, else the newest), or none.
   model: { id: number; name: string } | null;
@@ -46,7 +46,8 @@ export function gettingStarted(base: string, facts: ProjectFacts): Guide {
       key: "code",
       label: "Add your code",
       to: `${base}/files`,
-      done: facts.hasPythonFile,
+      // A build proves the code is there, even in a folder the guide does not look into.
+      done: facts.hasPythonFile || facts.hasBuild || facts.buildRunning || facts.buildFailed || facts.deployed,
       hint:
         "Upload your predict.py (and the files it loads, such as model.pkl), or create it under Files: " +
         "a function that takes one argument, a dict of the request's fields, and returns the answer.",
