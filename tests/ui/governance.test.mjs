@@ -115,6 +115,7 @@ describe("governance and admin UI", { timeout: 600_000 }, () => {
     const model = await h.apiAsUser("POST", `${p}/models`, { name: "doubler", auth_enabled: false });
     assert.equal(model.status, 201, model.text);
     const m = `${p}/models/${model.json.id}`;
+    let lastDeployment = "";
     const buildAndDeploy = async () => {
       const b = await h.apiAsUser("POST", `${m}/builds`, { file_path: "predict.py", function_name: "predict" });
       assert.equal(b.status, 201, b.text);
@@ -131,6 +132,7 @@ describe("governance and admin UI", { timeout: 600_000 }, () => {
       await waitUntil(async () => (await h.apiAsUser("GET", `${m}/builds/${b.json.id}/deployments/${d.json.id}`)).json.state === "deployed", {
         what: `deployment ${d.json.id}`,
       });
+      lastDeployment = `${m}/builds/${b.json.id}/deployments/${d.json.id}`;
       return b.json.id;
     };
     const first = await buildAndDeploy();
@@ -201,6 +203,13 @@ describe("governance and admin UI", { timeout: 600_000 }, () => {
     await h.checkA11y("replay");
     await h.shot("gov-05-replay");
     await h.shotOf(examples, "gov-05-replay-panel");
+
+    // With nothing serving, the replay's error says what to do, and the page notices.
+    assert.equal((await h.apiAsUser("POST", `${lastDeployment}:stop`)).status, 200);
+    await waitUntil(async () => (await h.apiAsUser("GET", lastDeployment)).json.state === "stopped", { what: "the stop" });
+    await replay.getByRole("button", { name: "Replay 2 examples" }).click();
+    await replay.getByRole("alert").getByText(`deploy build ${second} first`, { exact: false }).waitFor();
+    await replay.getByText("The model has no running deployment now.", { exact: false }).waitFor();
 
     // Build 2's page: its lineage.yaml problems with their lines, the file annotated.
     await details.getByLabel("Details of").selectOption(String(second));
