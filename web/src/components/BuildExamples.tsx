@@ -142,8 +142,10 @@ function AddExample({
   onAdded: () => void;
   onFailed: () => void;
 }) {
-  // Recording asks the build itself, which works only while it is the one serving.
-  const [record, setRecord] = useState(servesThis);
+  // Recording asks the build itself, which works only while it is the one serving: the default
+  // when it does, until the user chooses.
+  const [choice, setRecord] = useState<boolean | null>(null);
+  const record = choice ?? servesThis;
   const [request, setRequest] = useState('{"x": 1}');
   const [response, setResponse] = useState("{}");
   const [problem, setProblem] = useState("");
@@ -180,7 +182,16 @@ function AddExample({
           Ask build #{build.id} for it (it must be the build the model serves)
         </label>
         <label className="inline">
-          <input type="radio" name="example-answer" checked={!record} onChange={() => setRecord(false)} />
+          <input
+            type="radio"
+            name="example-answer"
+            checked={!record}
+            onChange={() => {
+              // The answer's editor starts afresh each time it is shown.
+              setResponse("{}");
+              setRecord(false);
+            }}
+          />
           Give the answer it should return
         </label>
       </fieldset>
