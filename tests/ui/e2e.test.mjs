@@ -4,7 +4,7 @@
 //
 // Run: node --test tests/ui/   (after `make build`; LATHE_BIN and LATHE_UI_DIR override paths)
 import { spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -125,6 +125,8 @@ describe("web UI", { timeout: 300_000 }, () => {
   });
 
   after(async () => {
+    // The server's own output, for whoever reads a failure (a crash shows here).
+    writeFileSync(join(ARTIFACTS, "server.log"), serverLines.join("\n") + `\nexit: ${server?.exitCode} ${server?.signalCode ?? ""}\n`);
     await context?.close();
     if (server && server.exitCode === null) {
       const exited = new Promise((r) => server.once("exit", r));
@@ -317,10 +319,37 @@ describe("web UI", { timeout: 300_000 }, () => {
       await page.getByRole("button", { name: "Send request" }).click();
       await response.getByText(`"double": ${x * 2}`).waitFor();
     }
+    // Accuracy over time: two aggregates (ROC AUC over two windows), as an accuracy job records them.
+    const dep = await apiAsUser("GET", "/api/v2/projects/1/models/1/builds/1/deployments/1");
+    assert.equal(dep.status, 200, dep.text);
+    const crn = JSON.parse(dep.text).crn;
+    const now = Date.now();
+    for (const [start, end, auc] of [
+      [now - 20 * 60_000, now - 10 * 60_000, 0.83],
+      [now - 10 * 60_000, now - 60_000, 0.71],
+    ]) {
+      const posted = await apiAsUser("POST", "/api/v2/metrics/aggregates", {
+        modelDeploymentCrn: crn,
+        startTimeStampMs: start,
+        endTimeStampMs: end,
+        metrics: { roc_auc: auc },
+      });
+      assert.equal(posted.status, 201, posted.text);
+    }
     await page.getByRole("link", { name: "Monitoring" }).click();
     await page.getByTestId("stat-requests").getByText("4").waitFor();
+    // The serving history counts the four calls at once (the current minute is read from memory).
+    await page.locator('[data-testid="serving-totals"][data-requests="4"]').waitFor();
+    assert.match(await page.getByTestId("serving-totals").innerText(), /4 requests, 0 errors/);
+    await page.getByRole("img", { name: "Requests, errors and rejections per minute" }).waitFor();
+    await page.getByRole("img", { name: "Latency percentiles (ms) per minute" }).waitFor();
+    await page.locator(".u-legend").getByText("requests per minute").waitFor();
+    // The accuracy chart: both aggregates, the latest value in words.
+    await page.locator('[data-testid="accuracy-summary"][data-aggregates="2"]').waitFor();
+    assert.match(await page.getByTestId("accuracy-summary").innerText(), /roc_auc 0\.710/);
+    await page.getByRole("img", { name: "roc_auc over time" }).waitFor();
     // Rollups lag predictions by up to metrics_rollup_seconds (10 s); the tab polls every 10 s.
-    await page.getByTestId("chart").waitFor({ timeout: 60_000 });
+    await page.getByRole("img", { name: "score over time" }).waitFor({ timeout: 60_000 });
     await page.locator(".u-legend").getByText("score (mean)").waitFor();
     // Drift against a training file in the project: far from the calls' scores (2 to 42).
     const csv = "score\n" + Array.from({ length: 50 }, (_, i) => String(1000 + i)).join("\n") + "\n";

@@ -1,5 +1,6 @@
 // The typed client of Lathe's REST API: the session cookie, the CSRF header on changes, the one
 // error shape turned into words, pagination, uploads with progress and live logs.
+import type { MetricRecord, MetricsRead, ServingHistory } from "./types";
 
 export interface ApiErrorBody {
   error?: { code?: string; message?: string };
@@ -184,6 +185,33 @@ export async function listPage<T>(path: string, key: string, params: ListParams 
     },
   });
   return { items: (body[key] as T[]) ?? [], nextPageToken: (body.next_page_token as string) ?? "" };
+}
+
+// A deployment's requests, errors and latency per minute (or hour) in [fromMs, toMs].
+export function servingHistory(
+  projectId: number,
+  modelId: number,
+  buildId: number,
+  deploymentId: number,
+  fromMs: number,
+  toMs: number,
+  resolution: "minute" | "hour",
+): Promise<ServingHistory> {
+  return api<ServingHistory>(
+    "GET",
+    `/api/v2/projects/${projectId}/models/${modelId}/builds/${buildId}/deployments/${deploymentId}/stats/history`,
+    { query: { from: Math.floor(fromMs), to: Math.floor(toMs), resolution } },
+  );
+}
+
+// The aggregate metrics (accuracy computed over windows: track_aggregate_metrics) of a model's
+// deployments whose window overlaps [fromMs, toMs]. metrics:read answers the aggregates with its
+// first page, so one prediction is asked for, not all of them.
+export async function readAggregates(modelCrn: string, fromMs: number, toMs: number): Promise<MetricRecord[]> {
+  const body = await api<MetricsRead>("POST", "/api/v2/metrics:read", {
+    body: { modelCrn, startTimeStampMs: Math.floor(fromMs), endTimeStampMs: Math.floor(toMs), limit: 1 },
+  });
+  return (body.metrics ?? []).filter((r) => r.aggregate === true);
 }
 
 // Encodes a project-relative file path for the URL, segment by segment.

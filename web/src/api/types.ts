@@ -183,3 +183,36 @@ export interface MetricSeries {
   endTimeStampMs: number;
   metrics: Record<string, MetricPoint[]>;
 }
+
+// GET .../deployments/{id}/stats/history: one point per minute (or hour) with calls.
+export interface ServingPoint {
+  t: number;
+  requests: number;
+  errors: number;
+  rejected: number;
+  p50_ms: number;
+  p95_ms: number;
+  p99_ms: number;
+}
+
+export interface ServingHistory {
+  resolution: "minute" | "hour";
+  from: number;
+  to: number;
+  points: ServingPoint[];
+}
+
+// One record of POST /api/v2/metrics:read: a prediction, or an aggregate (`aggregate: true`).
+export interface MetricRecord {
+  modelDeploymentCrn: string;
+  predictionUuid: string | null;
+  aggregate?: boolean;
+  startTimeStampMs: number;
+  endTimeStampMs: number;
+  metrics: Record<string, unknown>;
+}
+
+export interface MetricsRead {
+  metrics: MetricRecord[];
+  nextPageToken?: string | null;
+}

@@ -24,7 +24,7 @@ export function TimeChart({ data, title, height = 240 }: { data: Aligned; title:
             stroke: COLORS[i % COLORS.length],
             width: 2,
             spanGaps: false,
-            points: { show: true, size: 5 },
+            points: { show: data.xs.length <= 120, size: 5 },
           })),
         ],
         axes: [{}, {}],

@@ -5,11 +5,13 @@ import { Link, NavLink, Route, Routes, useNavigate, useParams } from "react-rout
 
 import { api, ApiError, listPage } from "../api/client";
 import type { Deployment, FileEntry, MetricSeries, Model, ModelBuild, Project, Replica } from "../api/types";
+import { AccuracyChart } from "../components/AccuracyChart";
 import { CopyButton, Empty, ErrorBanner, Loading, Pager, StatusBadge, usePagedList, usePoll } from "../components/common";
 import { DriftPanel } from "../components/DriftPanel";
 import { LogView } from "../components/LogView";
 import { MonitorsPanel } from "../components/MonitorsPanel";
 import { ProfilePicker } from "../components/ProfilePicker";
+import { ServingHistoryPanel } from "../components/ServingHistory";
 import { formatTime } from "../lib/format";
 import { alignSeries, metricNames, RANGES, type Stat } from "../lib/series";
 import { Aliases, VerificationReport } from "./ModelGovernance";
@@ -752,22 +754,25 @@ function Monitoring({ project, model }: { project: Project; model: Model }) {
         ) : (
           <p className="muted">The model is not deployed: live numbers appear once a deployment serves it.</p>
         )}
-        <p className="muted small-text">Counts since the deployment started; the charts below show the metrics the model tracks.</p>
+        <p className="muted small-text">Counts since the deployment started; the charts below show them over time.</p>
       </section>
+      <div className="title-row">
+        <label className="inline">
+          Range
+          <select value={range} onChange={(e) => setRange(Number(e.target.value))}>
+            {RANGES.map((r) => (
+              <option key={r.ms} value={r.ms}>
+                {r.label}
+              </option>
+            ))}
+          </select>
+        </label>
+      </div>
+      <ServingHistoryPanel projectId={project.id} modelId={model.id} deployment={deployment} rangeMs={range} />
       <section className="card" aria-label="Metrics over time">
         <div className="title-row">
           <h3>Metrics over time</h3>
           <div className="row">
-            <label className="inline">
-              Range
-              <select value={range} onChange={(e) => setRange(Number(e.target.value))}>
-                {RANGES.map((r) => (
-                  <option key={r.ms} value={r.ms}>
-                    {r.label}
-                  </option>
-                ))}
-              </select>
-            </label>
             <label className="inline">
               Show
               <select value={stat} onChange={(e) => setStat(e.target.value as Stat)}>
@@ -815,6 +820,7 @@ function Monitoring({ project, model }: { project: Project; model: Model }) {
           </>
         )}
       </section>
+      <AccuracyChart modelCrn={model.crn} rangeMs={range} />
       {names.length > 0 && <DriftPanel modelCrn={model.crn} rangeMs={range} />}
       <MonitorsPanel projectId={project.id} modelId={model.id} metrics={names} canEdit={canEdit(project)} />
     </>
