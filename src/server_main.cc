@@ -243,6 +243,7 @@ int RunServer(const std::vector<std::string>& args) {
     metrics_options.rollup_interval = std::chrono::seconds(config.metrics_rollup_seconds);
     metrics_options.writer.max_queue_records =
         static_cast<std::size_t>(config.metrics_queue_records);
+    metrics_options.writer.gather_delay = std::chrono::microseconds(config.metrics_gather_us);
     auto metrics_service = metrics::MetricsService::Open(metrics_options, clock);
     if (!metrics_service) {
         return Fail(metrics_service.error().message);
@@ -331,6 +332,7 @@ int RunServer(const std::vector<std::string>& args) {
     // on this same host, and one I/O thread per connection chain avoids cross-thread hops.
     options.io_threads =
         config.io_threads > 0 ? config.io_threads : std::max(1, HardwareThreads() / 2);
+    options.io_spin_us = config.io_spin_us;
     options.worker_threads =
         config.worker_threads > 0 ? config.worker_threads : std::max(4, 4 * HardwareThreads());
     options.max_body_bytes = config.max_body_bytes;

@@ -108,6 +108,10 @@ const std::vector<SettingSpec>& ServerSettings() {
                       &C::ui_dir),
         IntSetting<int>("io_threads", "threads serving connections (0: half the cores, at least one)",
                         &C::io_threads, 0, 256),
+        IntSetting<int>("io_spin_us",
+                        "microseconds an I/O thread keeps polling after work before it sleeps, "
+                        "while at most 2 requests are in flight (0: never)",
+                        &C::io_spin_us, 0, 10000),
         IntSetting<int>("worker_threads",
                         "threads running request handlers and store calls (0: 4 per core)",
                         &C::worker_threads, 0, 1024),
@@ -186,6 +190,10 @@ const std::vector<SettingSpec>& ServerSettings() {
         IntSetting<int>("metrics_queue_records",
                         "prediction records waiting to be stored before calls get 503",
                         &C::metrics_queue_records, 1000, 10000000),
+        IntSetting<int>("metrics_gather_us",
+                        "microseconds the metrics writer may gather records of running tracked "
+                        "calls into one commit (0: commit each as it comes)",
+                        &C::metrics_gather_us, 0, 100000),
         IntSetting<int>("metrics_rollup_seconds",
                         "how often new prediction records are rolled into per-minute and per-hour "
                         "summaries (charts lag by up to this much)",

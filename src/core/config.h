@@ -19,6 +19,7 @@ struct ServerConfig {
     // then beside the binary (<binary dir>/../web/dist).
     std::string ui_dir = "web/dist";
     int io_threads = 0;      // 0: one per core
+    int io_spin_us = 250;    // see http::ServerOptions
     int worker_threads = 0;  // 0: four per core, at least 4
     std::uint64_t max_body_bytes = 5ull << 20;
     std::uint64_t max_header_bytes = 16ull << 10;
@@ -52,6 +53,7 @@ struct ServerConfig {
     int metrics_retention_days = 30;          // raw prediction records; rollups stay
     int metrics_minute_rollup_days = 90;      // per-minute rollups; per-hour ones stay
     int metrics_queue_records = 200000;       // the prediction writer's queue bound
+    int metrics_gather_us = 2000;             // the prediction writer's gather_delay
     std::string metrics_synchronous = "normal";
     int metrics_rollup_seconds = 10;          // how often new records are rolled up
     int serving_history_flush_seconds = 60;   // how often the serving history is stored

@@ -20,6 +20,7 @@ struct ServerOptions {
     std::string host = "127.0.0.1";
     int port = 0;
     int io_threads = 1;
+    int io_spin_us = 0;  // see Server: I/O threads poll this long before sleeping, at light load
     int worker_threads = 4;
     std::uint64_t max_body_bytes = 5ull << 20;
     std::uint64_t max_header_bytes = 16ull << 10;
