@@ -350,3 +350,28 @@ def test_lathe_track_metric_in_a_threaded_replica(start_worker):
     answers = {a.id: a for a in (worker.call(i, call_id=i) for i in (1, 2, 3))}
     assert {i: a.meta for i, a in answers.items()} == {i: {"metrics": {"i": i}} for i in (1, 2, 3)}
     assert [answers[i].body for i in (1, 2, 3)] == [1, 2, 3]
+
+
+def test_prediction_uuids_are_random_version_4_and_never_repeat_across_a_fork():
+    import os
+    import uuid
+
+    made = [lathe.metrics._uuid4() for _ in range(3000)]  # several refills of the pool
+    assert len(set(made)) == len(made)
+    for text in made[:600]:
+        u = uuid.UUID(text)
+        assert str(u) == text
+        assert u.version == 4 and u.variant == uuid.RFC_4122
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: its uuids must not be the parent's pool
+        os.close(read)
+        os.write(write, "\n".join(lathe.metrics._uuid4() for _ in range(50)).encode())
+        os._exit(0)
+    os.close(write)
+    child = set(os.read(read, 1 << 16).decode().split("\n"))
+    os.close(read)
+    os.waitpid(pid, 0)
+    parent = {lathe.metrics._uuid4() for _ in range(50)}
+    assert len(child) == 50
+    assert not child & parent
