@@ -1253,6 +1253,31 @@ Result<ModelServing::ReplicaKeyOwner> ModelServing::AuthenticateReplicaKey(std::
     return ReplicaKeyOwner{id, rt->record.id, rt->record.project_id};
 }
 
+std::string ModelServing::LastBuildFailure(std::int64_t workload_id) {
+    constexpr std::size_t kTail = 16 << 10;
+    constexpr std::string_view kPrefix = "build failed: ";
+    auto size = logs_.Read(workload_id, 0, 0);
+    if (!size) {
+        return {};
+    }
+    const std::uint64_t from = size->size > kTail ? size->size - kTail : 0;
+    auto tail = logs_.Read(workload_id, from, kTail);
+    if (!tail) {
+        return {};
+    }
+    const std::string_view text = tail->data;
+    const auto at = text.rfind(kPrefix);
+    if (at == std::string_view::npos || (at > 0 && text[at - 1] != '\n')) {
+        return {};
+    }
+    std::string_view line = text.substr(at + kPrefix.size());
+    line = line.substr(0, line.find('\n'));
+    while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) {
+        line.remove_suffix(1);
+    }
+    return lineage::ValidUtf8(line.substr(0, 500));
+}
+
 void ModelServing::OnWorkloadFinished(const compute::Workload& w) {
     if (w.kind == compute::WorkloadKind::kModelBuild) {
         auto build = registry_.BuildOfWorkload(w.id);
@@ -1273,6 +1298,12 @@ void ModelServing::OnWorkloadFinished(const compute::Workload& w) {
         } else {
             std::string reason = w.reason.empty() ? std::string(compute::StateName(w.state))
                                                   : w.reason;
+            // The worker ends a failed build's log with "build failed: <why>" (a missing
+            // function, the import's exception, cdsw-build.sh's status): that says more than
+            // the process's exit code.
+            if (auto why = LastBuildFailure(w.id); !why.empty()) {
+                reason = std::move(why);
+            }
             FailBuild((*build)->id, "the build failed: " + reason + "; see the build log");
         }
         return;

@@ -173,6 +173,8 @@ public:
     static constexpr std::string_view kReplicaKeyPrefix = "lrk_";
     Result<ReplicaKeyOwner> AuthenticateReplicaKey(std::string_view key);
     void OnWorkloadFinished(const compute::Workload& w);
+    // The "<why>" of the last "build failed: <why>" line of a build's log; empty if none.
+    std::string LastBuildFailure(std::int64_t workload_id);
 
 private:
     struct ReplicaState {

@@ -71,9 +71,18 @@ def test_build_failure_shows_the_traceback(owner, proj):
     build = start_build(owner.client, proj["id"], model["id"], "broken.py", "predict")
     build = wait_build(owner.client, proj["id"], model["id"], build["id"])
     assert build["state"] == "failed"
+    # The reason is the worker's own last line, not an exit code.
     assert "build log" in build["reason"]
+    assert "no_such_module_here" in build["reason"], build["reason"]
     log = build_log(owner.client, proj["id"], model["id"], build["id"])
     assert "Traceback" in log and "no_such_module_here" in log, log
+    # A typo in the function's name says which functions the file has.
+    put_file(owner.client, proj["id"], "fine.py", "def predict(args):\n    return args\n")
+    build = start_build(owner.client, proj["id"], model["id"], "fine.py", "predcit")
+    build = wait_build(owner.client, proj["id"], model["id"], build["id"])
+    assert build["state"] == "failed"
+    assert "no function named 'predcit'" in build["reason"], build["reason"]
+    assert "it defines: predict" in build["reason"], build["reason"]
 
 
 def test_build_runs_cdsw_build_sh_and_records_the_snapshot(owner, proj):
