@@ -3,149 +3,45 @@
 // $LATHE_UI_ARTIFACTS (default: build/ui-artifacts); axe-core checks them for critical problems.
 //
 // Run: node --test tests/ui/   (after `make build`; LATHE_BIN and LATHE_UI_DIR override paths)
-import { spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createRequire } from "node:module";
-import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { after, afterEach, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { fileURLToPath } from "node:url";
 
-const repo = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
-// The test's npm packages live with the UI's (web/node_modules): one install for both.
-const require = createRequire(join(repo, "web", "package.json"));
-const { chromium } = require("playwright-core");
-const { AxeBuilder } = require("@axe-core/playwright");
+import { ARTIFACTS, UiHarness } from "./harness.mjs";
 
-const LATHE_BIN = process.env.LATHE_BIN || join(repo, process.env.BUILD_DIR || "build", "lathe");
-const UI_DIR = process.env.LATHE_UI_DIR || join(repo, "web", "dist");
-const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
-const ARTIFACTS = process.env.LATHE_UI_ARTIFACTS || join(repo, process.env.BUILD_DIR || "build", "ui-artifacts");
-const ADMIN_PASSWORD = "admin-" + Math.random().toString(36).slice(2, 14);
-const TIMEOUT = 30_000;
-
-let server;
+// This suite runs first and starts the artifacts folder afresh.
+const ui = new UiHarness({ cleanArtifacts: true });
+const ADMIN_PASSWORD = ui.adminPassword;
 let baseUrl;
-let dataDir;
-let profileDir;
-let context;
 let page;
-const serverLines = [];
 
-function startServer() {
-  return new Promise((resolvePromise, reject) => {
-    dataDir = mkdtempSync(join(tmpdir(), "lathe-ui-test-"));
-    server = spawn(
-      LATHE_BIN,
-      ["server", "--data-dir", join(dataDir, "data"), "--host", "127.0.0.1", "--port", "0", "--access-log", "off", "--ui-dir", UI_DIR],
-      {
-        env: { ...process.env, LATHE_ADMIN_USER: "admin", LATHE_ADMIN_PASSWORD: ADMIN_PASSWORD },
-        stdio: ["ignore", "pipe", "pipe"],
-      },
-    );
-    const timer = setTimeout(() => reject(new Error(`lathe not ready in 30 s:\n${serverLines.join("\n")}`)), 30_000);
-    const watch = (chunk) => {
-      for (const line of chunk.toString().split("\n")) {
-        if (line) {
-          serverLines.push(line);
-        }
-        const m = /Lathe is ready at (http:\/\/\S+)/.exec(line);
-        if (m && !baseUrl) {
-          baseUrl = m[1].replace(/\/$/, "");
-          clearTimeout(timer);
-          resolvePromise();
-        }
-      }
-    };
-    server.stdout.on("data", watch);
-    server.stderr.on("data", watch);
-    server.on("exit", (code) => {
-      if (!baseUrl) {
-        clearTimeout(timer);
-        reject(new Error(`lathe exited with ${code} before ready:\n${serverLines.join("\n")}`));
-      }
-    });
-  });
-}
-
-async function shot(name) {
-  await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
-}
-
-// No critical accessibility problems on the page as it is now.
-async function checkA11y(name) {
-  const results = await new AxeBuilder({ page }).analyze();
-  const critical = results.violations.filter((v) => v.impact === "critical");
-  assert.deepEqual(
-    critical.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(" ")).join(", ")})`),
-    [],
-    `critical accessibility violations on ${name}`,
-  );
-}
-
-// An API call as the signed-in browser user (session cookie + CSRF token from the session).
-async function apiAsUser(method, path, body) {
-  return page.evaluate(
-    async ({ method, path, body }) => {
-      const s = await (await fetch("/api/v2/auth/session")).json();
-      const r = await fetch(path, {
-        method,
-        headers: { "Content-Type": "application/json", "X-CSRF-Token": s.csrf_token },
-        body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
-      });
-      return { status: r.status, text: await r.text() };
-    },
-    { method, path, body },
-  );
-}
+const shot = (name) => ui.shot(name);
+const checkA11y = (name) => ui.checkA11y(name);
+// An API call as the signed-in browser user: {status, text}.
+const apiAsUser = async (method, path, body) => {
+  const r = await ui.apiAsUser(method, path, body);
+  return { status: r.status, text: r.text };
+};
 
 describe("web UI", { timeout: 300_000 }, () => {
   before(async () => {
-    rmSync(ARTIFACTS, { recursive: true, force: true });
-    mkdirSync(ARTIFACTS, { recursive: true });
-    await startServer();
-    profileDir = mkdtempSync(join(tmpdir(), "lathe-ui-profile-"));
-    context = await chromium.launchPersistentContext(profileDir, {
-      executablePath: CHROMIUM,
-      headless: true,
-      viewport: { width: 1280, height: 800 },
-      args: [
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-      ],
-    });
-    context.setDefaultTimeout(TIMEOUT);
-    page = context.pages()[0] ?? (await context.newPage());
+    await ui.start();
+    baseUrl = ui.baseUrl;
+    page = ui.page;
   });
 
   after(async () => {
     // The server's own output, for whoever reads a failure (a crash shows here).
-    writeFileSync(join(ARTIFACTS, "server.log"), serverLines.join("\n") + `\nexit: ${server?.exitCode} ${server?.signalCode ?? ""}\n`);
-    await context?.close();
-    if (server && server.exitCode === null) {
-      const exited = new Promise((r) => server.once("exit", r));
-      server.kill("SIGTERM");
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 15_000))]);
-      if (server.exitCode === null) {
-        server.kill("SIGKILL");
-      }
-    }
-    rmSync(profileDir, { recursive: true, force: true });
-    rmSync(dataDir, { recursive: true, force: true });
+    writeFileSync(
+      join(ARTIFACTS, "server.log"),
+      ui.serverLines.join("\n") + `\nexit: ${ui.server?.exitCode} ${ui.server?.signalCode ?? ""}\n`,
+    );
+    await ui.stop();
   });
 
-  afterEach(async (t) => {
-    // node:test hands the hook the test's context; a failed test leaves its page behind.
-    if (page && t?.name) {
-      await page.screenshot({ path: join(ARTIFACTS, `last-${t.name.slice(0, 40).replace(/\W+/g, "-")}.png`), fullPage: true }).catch(() => {});
-    }
-  });
+  // A failed test leaves its page (and the server's output) behind.
+  afterEach(async (t) => ui.shotOnFailure(t));
 
   it("serves the UI with the right cache headers and leaves the API's paths alone", async () => {
     const index = await fetch(`${baseUrl}/projects/1/jobs`);

@@ -7,7 +7,8 @@ import { CopyButton, ErrorBanner, Loading } from "../components/common";
 import { formatTime } from "../lib/format";
 import { useSession } from "../session";
 
-export function ModelKeys({ modelPath, model }: { modelPath: string; model: Model }) {
+// onCreated: the new key's secret, so a page can use it at once (the Test tab fills it in).
+export function ModelKeys({ modelPath, model, onCreated }: { modelPath: string; model: Model; onCreated?: (key: string) => void }) {
   const { user } = useSession();
   const [keys, setKeys] = useState<ApiKey[] | null>(null);
   const [name, setName] = useState("");
@@ -29,6 +30,7 @@ export function ModelKeys({ modelPath, model }: { modelPath: string; model: Mode
         body: name.trim() ? { name: name.trim() } : {},
       });
       setCreated(k.key);
+      onCreated?.(k.key);
       setName("");
       load();
     } catch (err) {

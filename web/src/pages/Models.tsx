@@ -14,7 +14,7 @@ import { ProfilePicker } from "../components/ProfilePicker";
 import { ServingHistoryPanel } from "../components/ServingHistory";
 import { formatTime } from "../lib/format";
 import { alignSeries, metricNames, RANGES, type Stat } from "../lib/series";
-import { Aliases, VerificationReport } from "./ModelGovernance";
+import { AliasesCard, BuildGovernance, VerificationReport } from "./ModelGovernance";
 import { ModelKeys } from "./ModelKeys";
 
 // The chart library loads with the monitoring tab.
@@ -159,15 +159,7 @@ export function ModelPage({ project }: { project: Project }) {
         <Route index element={<Builds project={project} model={model} onChange={load} />} />
         <Route path="builds/*" element={<Builds project={project} model={model} onChange={load} />} />
         <Route path="deployments" element={<Deployments project={project} model={model} onChange={load} />} />
-        <Route
-          path="test"
-          element={
-            <>
-              <TestPanel model={model} />
-              <ModelKeys modelPath={`${modelsApi(project.id)}/${model.id}`} model={model} />
-            </>
-          }
-        />
+        <Route path="test" element={<TestTab project={project} model={model} />} />
         <Route path="monitoring" element={<Monitoring project={project} model={model} />} />
       </Routes>
     </>
@@ -178,7 +170,12 @@ function Builds({ project, model, onChange }: { project: Project; model: Model; 
   const base = `${modelsApi(project.id)}/${model.id}/builds`;
   const [rebuildError, setRebuildError] = useState<unknown>(null);
   const list = usePagedList<ModelBuild>((p) => listPage<ModelBuild>(base, "builds", p), [base]);
-  const [selected, setSelected] = useState<number | null>(null);
+  // The build shown (its log, its details) is the one in the address, `.../builds/<id>`, so the
+  // log and the build's details below always show the same build.
+  const params = useParams();
+  const navigate = useNavigate();
+  const selected = Number((params["*"] ?? "").split("/")[0]) || null;
+  const setSelected = (id: number) => navigate(`/projects/${project.id}/models/${model.id}/builds/${id}`);
   const busy = list.items.some((b) => b.state === "queued" || b.state === "building");
   usePoll(list.reload, 2000, busy);
   useEffect(() => {
@@ -261,11 +258,19 @@ function Builds({ project, model, onChange }: { project: Project; model: Model; 
       {shown?.rebuild_of && (
         <VerificationReport key={`verify-${shown.id}-${shown.state}`} buildPath={`${base}/${shown.id}`} build={shown} />
       )}
-      {list.items.length > 0 && (
-        <Aliases modelPath={`${modelsApi(project.id)}/${model.id}`} builds={list.items} editable={canEdit(project)} />
-      )}
       {/* A queued build has no log to follow yet: follow again as its state moves on. */}
       {shown && <LogView key={`${shown.id}-${shown.state}`} logsPath={`${base}/${shown.id}/logs`} live label={`Log of build #${shown.id}`} />}
+      {list.items.length > 0 && (
+        <>
+          <AliasesCard modelPath={`${modelsApi(project.id)}/${model.id}`} builds={list.items} editable={canEdit(project)} />
+          <BuildGovernance
+            modelPath={`${modelsApi(project.id)}/${model.id}`}
+            builds={list.items}
+            editable={canEdit(project)}
+            buildId={shown?.id}
+          />
+        </>
+      )}
     </>
   );
 }
@@ -369,7 +374,9 @@ function Deployments({ project, model, onChange }: { project: Project; model: Mo
       {list.loading && !list.items.length ? (
         <Loading what="Loading deployments" />
       ) : list.items.length === 0 ? (
-        <Empty title="Not deployed yet." />
+        <Empty title="Not deployed yet.">
+          <p>{builds.length ? "Choose a build above and press Deploy: the model then answers calls." : "Build the model on the Builds tab, then deploy the build here."}</p>
+        </Empty>
       ) : (
         list.items.map((d) => (
           <article key={d.id} className="card deployment" aria-label={`Deployment ${d.id}`}>
@@ -395,9 +402,9 @@ function Deployments({ project, model, onChange }: { project: Project; model: Mo
               {d.min_replicas && d.max_replicas ? ` · autoscaling ${d.min_replicas} to ${d.max_replicas}` : ""} · created{" "}
               {formatTime(d.created_at)}
             </p>
-            {d.stats && (
+            {d.stats && d.stats.requests > 0 && (
               <p className="muted">
-                {d.stats.requests} requests, {d.stats.errors} errors, latency p50 {d.stats.latency_ms.p50.toFixed(1)} ms, p95{" "}
+                {plural(d.stats.requests, "request")}, {plural(d.stats.errors, "error")}, latency p50 {d.stats.latency_ms.p50.toFixed(1)} ms, p95{" "}
                 {d.stats.latency_ms.p95.toFixed(1)} ms, p99 {d.stats.latency_ms.p99.toFixed(1)} ms
               </p>
             )}
@@ -562,9 +569,34 @@ function snippets(model: Model, body: string) {
   return { curl, python };
 }
 
-function TestPanel({ model }: { model: Model }) {
-  const [body, setBody] = useState('{"x": 1}');
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? "" : "s"}`;
+}
+
+// The Test tab: the test panel, and the model API keys below it; a key made there fills the
+// panel's key field, so the next request goes through.
+function TestTab({ project, model }: { project: Project; model: Model }) {
   const [apiKey, setApiKey] = useState("");
+  return (
+    <>
+      <TestPanel project={project} model={model} apiKey={apiKey} setApiKey={setApiKey} />
+      <ModelKeys modelPath={`${modelsApi(project.id)}/${model.id}`} model={model} onCreated={setApiKey} />
+    </>
+  );
+}
+
+function TestPanel({
+  project,
+  model,
+  apiKey,
+  setApiKey,
+}: {
+  project: Project;
+  model: Model;
+  apiKey: string;
+  setApiKey: (key: string) => void;
+}) {
+  const [body, setBody] = useState('{"x": 1}');
   const [response, setResponse] = useState<{ status: number; text: string; ms: number } | null>(null);
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
@@ -606,7 +638,12 @@ function TestPanel({ model }: { model: Model }) {
 
   return (
     <>
-      {!model.deployment_id && <p className="notice">This model is not deployed: deploy a build first, then test it here.</p>}
+      {!model.deployment_id && (
+        <p className="notice">
+          This model is not deployed yet: <Link to={`/projects/${project.id}/models/${model.id}/deployments`}>deploy a build</Link>, then
+          test it here.
+        </p>
+      )}
       <form className="card" onSubmit={send} aria-label="Test the model">
         <label>
           Request (JSON, passed to the function as its argument)
@@ -614,7 +651,10 @@ function TestPanel({ model }: { model: Model }) {
         </label>
         {model.auth_enabled && (
           <label>
-            API key <span className="muted">(this model needs one: create it under API keys; it is not stored)</span>
+            API key{" "}
+            <span className="muted">
+              (this model needs one: create a model API key below, or use one of your <Link to="/keys">API keys</Link>; it is not stored)
+            </span>
             <input type="password" value={apiKey} onChange={(e) => setApiKey(e.target.value)} autoComplete="off" />
           </label>
         )}
@@ -655,26 +695,30 @@ function TestPanel({ model }: { model: Model }) {
   );
 }
 
+function serverMessage(text: string): string | null {
+  try {
+    const body = JSON.parse(text);
+    const msg = body?.error?.message ?? body?.response?.error ?? body?.error;
+    return typeof msg === "string" && msg ? msg : null;
+  } catch {
+    return null;
+  }
+}
+
 function describeModelError(status: number, text: string): string {
   if (status === 401 || status === 403) {
     return "The model refused the call: it needs the API key of a user who may read this project.";
   }
   if (status === 503) {
-    return "No replica is ready to answer: check the deployment's state and replica logs.";
+    const said = serverMessage(text);
+    return said
+      ? `The model could not answer: ${said}`
+      : "No replica is ready to answer: check the deployment's state and replica logs.";
   }
   if (status === 429) {
     return "The model is overloaded: its queue is full. Wait a moment, or deploy more replicas.";
   }
-  try {
-    const body = JSON.parse(text);
-    const msg = body?.error?.message ?? body?.response?.error ?? body?.error;
-    if (typeof msg === "string") {
-      return msg;
-    }
-  } catch {
-    // fall through
-  }
-  return `The call failed with HTTP ${status}.`;
+  return serverMessage(text) ?? `The call failed with HTTP ${status}.`;
 }
 
 function Monitoring({ project, model }: { project: Project; model: Model }) {
@@ -755,6 +799,12 @@ function Monitoring({ project, model }: { project: Project; model: Model }) {
           <p className="muted">The model is not deployed: live numbers appear once a deployment serves it.</p>
         )}
         <p className="muted small-text">Counts since the deployment started; the charts below show them over time.</p>
+        {deployment && (
+          <p className="small-text">
+            Deployment CRN (what <code>cdsw.read_metrics</code> and ground-truth jobs name it by): <code>{deployment.crn}</code>{" "}
+            <CopyButton text={deployment.crn} label="Copy the deployment CRN" />
+          </p>
+        )}
       </section>
       <div className="title-row">
         <label className="inline">
