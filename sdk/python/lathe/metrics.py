@@ -153,8 +153,7 @@ def model_metrics(fn):
         if meta is not None:  # in a replica: the hot path, kept short
             meta["uuid"] = call_uuid
             meta["start_ms"] = time.time_ns() // 1_000_000
-            if "metrics" not in meta:
-                meta["metrics"] = {}
+            meta.setdefault("metrics", {})  # meta may be the worker's per-thread mapping
             prediction = fn(*args, **kwargs)
             meta["end_ms"] = time.time_ns() // 1_000_000
             return {"prediction": prediction, "uuid": call_uuid}
