@@ -604,6 +604,32 @@ Result<Json> ResolveModel(ModelScope& scope, const std::string& text) {
                 "`lathe model list --project " + std::to_string(scope.project) + "` lists them");
 }
 
+// What most model commands start from: the connection and project, the model the command
+// names (see ResolveModel) and its id.
+struct ModelTarget {
+    ModelScope scope;
+    Json model;
+    std::int64_t model_id = 0;
+};
+
+Result<ModelTarget> OpenModel(const Invocation& invocation,
+                              const ModelArgs& args,
+                              const std::string& model_text) {
+    Result<ModelScope> scope = Open(invocation, args);
+    if (!scope) {
+        return std::unexpected(std::move(scope).error());
+    }
+    Result<Json> model = ResolveModel(*scope, model_text);
+    if (!model) {
+        return std::unexpected(std::move(model).error());
+    }
+    Result<std::int64_t> model_id = IdOf(*model, "model");
+    if (!model_id) {
+        return std::unexpected(std::move(model_id).error());
+    }
+    return ModelTarget{std::move(*scope), std::move(*model), *model_id};
+}
+
 // How messages name a model: "churn" (people name models, ids are for scripts).
 std::string ModelLabel(const Json& model) {
     return "model " + Cell(model, "name");
@@ -1097,21 +1123,14 @@ Result<void> Build(const Invocation& invocation, std::span<const std::string> wo
         body["environment"] = std::move(*environment);
     }
     const bool wait = args->parsed.Has("wait");
-    Result<ModelScope> scope = Open(invocation, *args);
-    if (!scope) {
-        return std::unexpected(std::move(scope).error());
+    Result<ModelTarget> target = OpenModel(invocation, *args, args->parsed.positionals[0]);
+    if (!target) {
+        return std::unexpected(std::move(target).error());
     }
-    Result<Json> model = ResolveModel(*scope, args->parsed.positionals[0]);
-    if (!model) {
-        return std::unexpected(std::move(model).error());
-    }
-    Result<std::int64_t> model_id = IdOf(*model, "model");
-    if (!model_id) {
-        return std::unexpected(std::move(model_id).error());
-    }
-    ApiClient& client = scope->client();
+    auto& [scope, model, model_id] = *target;
+    ApiClient& client = scope.client();
     Result<Json> build =
-        client.Call(HttpMethod::kPost, ModelPath(scope->project, *model_id) + "/builds", &body);
+        client.Call(HttpMethod::kPost, ModelPath(scope.project, model_id) + "/builds", &body);
     if (!build) {
         return std::unexpected(std::move(build).error());
     }
@@ -1120,7 +1139,7 @@ Result<void> Build(const Invocation& invocation, std::span<const std::string> wo
         return std::unexpected(std::move(build_id).error());
     }
     const std::string started = "Started build " + std::to_string(*build_id) + " of " +
-                                ModelLabel(*model) + " (" + *file + ":" + *function + ").\n";
+                                ModelLabel(model) + " (" + *file + ":" + *function + ").\n";
     if (!wait) {
         if (invocation.global.json) {
             PrintJson(*build);
@@ -1137,12 +1156,12 @@ Result<void> Build(const Invocation& invocation, std::span<const std::string> wo
         std::cout << *build_id << '\n' << std::flush;
     }
     std::cerr << started << std::flush;
-    const std::string path = BuildPath(scope->project, *model_id, *build_id);
+    const std::string path = BuildPath(scope.project, model_id, *build_id);
     Result<Json> ended = FollowBuild(client, path, *build_id);
     if (!ended) {
         return std::unexpected(std::move(ended).error());
     }
-    return ReportBuilt(invocation, *ended, *build_id, *model);
+    return ReportBuilt(invocation, *ended, *build_id, model);
 }
 
 // `builds` and `deployments`: one page, or all of them with --all.
@@ -1156,21 +1175,14 @@ Result<void> ListChildren(const Invocation& invocation,
         return std::unexpected(std::move(args).error());
     }
     const bool all = args->parsed.Has("all");
-    Result<ModelScope> scope = Open(invocation, *args);
-    if (!scope) {
-        return std::unexpected(std::move(scope).error());
+    Result<ModelTarget> target = OpenModel(invocation, *args, args->parsed.positionals[0]);
+    if (!target) {
+        return std::unexpected(std::move(target).error());
     }
-    Result<Json> model = ResolveModel(*scope, args->parsed.positionals[0]);
-    if (!model) {
-        return std::unexpected(std::move(model).error());
-    }
-    Result<std::int64_t> model_id = IdOf(*model, "model");
-    if (!model_id) {
-        return std::unexpected(std::move(model_id).error());
-    }
+    auto& [scope, model, model_id] = *target;
     const char* key = deployments ? "deployments" : "builds";
     Result<ListPage> page =
-        FetchList(scope->client(), ModelPath(scope->project, *model_id) + "/" + key, key,
+        FetchList(scope.client(), ModelPath(scope.project, model_id) + "/" + key, key,
                   {{"page_size", all ? kBigPage : ""}}, all);
     if (!page) {
         return std::unexpected(std::move(page).error());
@@ -1307,29 +1319,22 @@ Result<void> Deploy(const Invocation& invocation, std::span<const std::string> w
         chosen_build = *id;
     }
     const bool wait = args->parsed.Has("wait");
-    Result<ModelScope> scope = Open(invocation, *args);
-    if (!scope) {
-        return std::unexpected(std::move(scope).error());
+    Result<ModelTarget> target = OpenModel(invocation, *args, args->parsed.positionals[0]);
+    if (!target) {
+        return std::unexpected(std::move(target).error());
     }
-    Result<Json> model = ResolveModel(*scope, args->parsed.positionals[0]);
-    if (!model) {
-        return std::unexpected(std::move(model).error());
-    }
-    Result<std::int64_t> model_id = IdOf(*model, "model");
-    if (!model_id) {
-        return std::unexpected(std::move(model_id).error());
-    }
+    auto& [scope, model, model_id] = *target;
     if (!chosen_build) {
-        Result<std::int64_t> latest = LatestBuiltBuild(*scope, *model);
+        Result<std::int64_t> latest = LatestBuiltBuild(scope, model);
         if (!latest) {
             return std::unexpected(std::move(latest).error());
         }
         chosen_build = *latest;
     }
-    ApiClient& client = scope->client();
+    ApiClient& client = scope.client();
     Result<Json> deployment =
         client.Call(HttpMethod::kPost,
-                    BuildPath(scope->project, *model_id, *chosen_build) + "/deployments", &*body);
+                    BuildPath(scope.project, model_id, *chosen_build) + "/deployments", &*body);
     if (!deployment) {
         return std::unexpected(std::move(deployment).error());
     }
@@ -1338,7 +1343,7 @@ Result<void> Deploy(const Invocation& invocation, std::span<const std::string> w
         return std::unexpected(std::move(deployment_id).error());
     }
     const std::string started = "Deploying build " + std::to_string(*chosen_build) + " of " +
-                                ModelLabel(*model) + " as deployment " +
+                                ModelLabel(model) + " as deployment " +
                                 std::to_string(*deployment_id) + ".\n";
     if (!wait) {
         if (invocation.global.json) {
@@ -1365,15 +1370,15 @@ Result<void> Deploy(const Invocation& invocation, std::span<const std::string> w
     };
     InterruptWatch watch;
     Result<std::optional<Json>> settled =
-        WaitUntil(client, DeploymentPath(scope->project, *model_id, *chosen_build, *deployment_id),
+        WaitUntil(client, DeploymentPath(scope.project, model_id, *chosen_build, *deployment_id),
                   IsDeploymentSettled, progress, watch);
     if (!settled) {
         return std::unexpected(std::move(settled).error());
     }
     if (!*settled) {
         std::cerr << "\nStopped waiting for deployment " << *deployment_id
-                  << "; it goes on (`lathe model stop " << Cell(*model, "name") << " --project "
-                  << scope->project << "` stops it).\n";
+                  << "; it goes on (`lathe model stop " << Cell(model, "name") << " --project "
+                  << scope.project << "` stops it).\n";
         DieOfInterrupt();
     }
     const Json& ended = **settled;
@@ -1383,7 +1388,7 @@ Result<void> Deploy(const Invocation& invocation, std::span<const std::string> w
     if (Cell(ended, "state") != "deployed") {
         return Fail(ExitCode::kFailure, EndText("deployment", ended));
     }
-    std::cerr << "Deployment " << *deployment_id << " of " << ModelLabel(*model)
+    std::cerr << "Deployment " << *deployment_id << " of " << ModelLabel(model)
               << " deployed: " << ReplicasText(ended) << " replicas ready.\n";
     return {};
 }
@@ -1541,35 +1546,28 @@ Result<void> Logs(const Invocation& invocation, std::span<const std::string> wor
     if (replica && replica->empty()) {
         return UsageError("--replica needs a replica id", UsageLine(kLogsHelp));
     }
-    Result<ModelScope> scope = Open(invocation, *args);
-    if (!scope) {
-        return std::unexpected(std::move(scope).error());
+    Result<ModelTarget> target = OpenModel(invocation, *args, args->parsed.positionals[0]);
+    if (!target) {
+        return std::unexpected(std::move(target).error());
     }
-    Result<Json> model = ResolveModel(*scope, args->parsed.positionals[0]);
-    if (!model) {
-        return std::unexpected(std::move(model).error());
-    }
-    Result<std::int64_t> model_id = IdOf(*model, "model");
-    if (!model_id) {
-        return std::unexpected(std::move(model_id).error());
-    }
+    auto& [scope, model, model_id] = *target;
     std::string path;
     if (replica) {
-        Result<std::string> found = ReplicaLogPath(*scope, *model, *replica);
+        Result<std::string> found = ReplicaLogPath(scope, model, *replica);
         if (!found) {
             return std::unexpected(std::move(found).error());
         }
         path = std::move(*found);
     } else {
         if (!build_id) {
-            build_id = IntField(*model, "latest_build_id");
+            build_id = IntField(model, "latest_build_id");
         }
         if (!build_id) {
-            return Fail(ExitCode::kFailure, ModelLabel(*model) + " has no builds yet");
+            return Fail(ExitCode::kFailure, ModelLabel(model) + " has no builds yet");
         }
-        path = BuildPath(scope->project, *model_id, *build_id) + "/logs";
+        path = BuildPath(scope.project, model_id, *build_id) + "/logs";
     }
-    ApiClient& client = scope->client();
+    ApiClient& client = scope.client();
     if (invocation.global.json) {
         // The log so far as one JSON document, as `lathe job logs --json` prints a run's.
         std::string log;
@@ -1872,21 +1870,14 @@ Result<void> Rebuild(const Invocation& invocation, std::span<const std::string> 
     }
     const bool verify = args->parsed.Has("verify");
     const bool wait = verify || args->parsed.Has("wait");
-    Result<ModelScope> scope = Open(invocation, *args);
-    if (!scope) {
-        return std::unexpected(std::move(scope).error());
+    Result<ModelTarget> target = OpenModel(invocation, *args, args->parsed.positionals[0]);
+    if (!target) {
+        return std::unexpected(std::move(target).error());
     }
-    Result<Json> model = ResolveModel(*scope, args->parsed.positionals[0]);
-    if (!model) {
-        return std::unexpected(std::move(model).error());
-    }
-    Result<std::int64_t> model_id = IdOf(*model, "model");
-    if (!model_id) {
-        return std::unexpected(std::move(model_id).error());
-    }
-    ApiClient& client = scope->client();
+    auto& [scope, model, model_id] = *target;
+    ApiClient& client = scope.client();
     Result<Json> build = client.Call(HttpMethod::kPost,
-                                     BuildPath(scope->project, *model_id, *original) + ":rebuild");
+                                     BuildPath(scope.project, model_id, *original) + ":rebuild");
     if (!build) {
         return std::unexpected(std::move(build).error());
     }
@@ -1895,7 +1886,7 @@ Result<void> Rebuild(const Invocation& invocation, std::span<const std::string> 
         return std::unexpected(std::move(build_id).error());
     }
     const std::string started = "Started build " + std::to_string(*build_id) + ", a rebuild of " +
-                                std::to_string(*original) + " of " + ModelLabel(*model) +
+                                std::to_string(*original) + " of " + ModelLabel(model) +
                                 " from its snapshot.\n";
     if (!wait) {
         if (invocation.global.json) {
@@ -1911,13 +1902,13 @@ Result<void> Rebuild(const Invocation& invocation, std::span<const std::string> 
         std::cout << *build_id << '\n' << std::flush;
     }
     std::cerr << started << std::flush;
-    const std::string path = BuildPath(scope->project, *model_id, *build_id);
+    const std::string path = BuildPath(scope.project, model_id, *build_id);
     Result<Json> ended = FollowBuild(client, path, *build_id);
     if (!ended) {
         return std::unexpected(std::move(ended).error());
     }
     if (!verify) {
-        return ReportBuilt(invocation, *ended, *build_id, *model);
+        return ReportBuilt(invocation, *ended, *build_id, model);
     }
     Result<Json> verification = client.Call(HttpMethod::kGet, path + "/verification");
     if (!verification) {
@@ -1926,7 +1917,7 @@ Result<void> Rebuild(const Invocation& invocation, std::span<const std::string> 
     if (invocation.global.json) {
         PrintJson(*verification);
     } else {
-        PrintVerification(*verification, *model);
+        PrintVerification(*verification, model);
     }
     const bool reproduced = TrueField(*verification, "reproduced");
     const bool intact = TrueField(*verification, "snapshot_intact");
@@ -1980,20 +1971,13 @@ Result<void> Alias(const Invocation& invocation, std::span<const std::string> wo
     if (positionals.size() >= 2 && positionals[1].empty()) {
         return UsageError("the alias NAME must not be empty", UsageLine(kAliasHelp));
     }
-    Result<ModelScope> scope = Open(invocation, *args);
-    if (!scope) {
-        return std::unexpected(std::move(scope).error());
+    Result<ModelTarget> target = OpenModel(invocation, *args, positionals[0]);
+    if (!target) {
+        return std::unexpected(std::move(target).error());
     }
-    Result<Json> model = ResolveModel(*scope, positionals[0]);
-    if (!model) {
-        return std::unexpected(std::move(model).error());
-    }
-    Result<std::int64_t> model_id = IdOf(*model, "model");
-    if (!model_id) {
-        return std::unexpected(std::move(model_id).error());
-    }
-    ApiClient& client = scope->client();
-    const std::string base = AliasesPath(*scope, *model_id);
+    auto& [scope, model, model_id] = *target;
+    ApiClient& client = scope.client();
+    const std::string base = AliasesPath(scope, model_id);
     if (positionals.size() == 1) {
         Result<Json> listed = client.Call(HttpMethod::kGet, base);
         if (!listed) {
@@ -2026,7 +2010,7 @@ Result<void> Alias(const Invocation& invocation, std::span<const std::string> wo
             return std::unexpected(std::move(removed).error());
         }
         if (!invocation.global.json) {
-            std::cout << "Removed alias " << positionals[1] << " of " << ModelLabel(*model)
+            std::cout << "Removed alias " << positionals[1] << " of " << ModelLabel(model)
                       << ".\n";
         }
         return {};
@@ -2039,7 +2023,7 @@ Result<void> Alias(const Invocation& invocation, std::span<const std::string> wo
     if (invocation.global.json) {
         PrintJson(*alias);
     } else {
-        std::cout << "Alias " << Cell(*alias, "alias") << " of " << ModelLabel(*model)
+        std::cout << "Alias " << Cell(*alias, "alias") << " of " << ModelLabel(model)
                   << " is build " << Cell(*alias, "build_id") << " (version "
                   << Cell(*alias, "version") << ").\n";
     }
@@ -2125,20 +2109,13 @@ Result<void> Examples(const Invocation& invocation, std::span<const std::string>
         }
         against = *id;
     }
-    Result<ModelScope> scope = Open(invocation, *args);
-    if (!scope) {
-        return std::unexpected(std::move(scope).error());
+    Result<ModelTarget> target = OpenModel(invocation, *args, parsed.positionals[0]);
+    if (!target) {
+        return std::unexpected(std::move(target).error());
     }
-    Result<Json> model = ResolveModel(*scope, parsed.positionals[0]);
-    if (!model) {
-        return std::unexpected(std::move(model).error());
-    }
-    Result<std::int64_t> model_id = IdOf(*model, "model");
-    if (!model_id) {
-        return std::unexpected(std::move(model_id).error());
-    }
-    ApiClient& client = scope->client();
-    const std::string path = BuildPath(scope->project, *model_id, *build_id) + "/examples";
+    auto& [scope, model, model_id] = *target;
+    ApiClient& client = scope.client();
+    const std::string path = BuildPath(scope.project, model_id, *build_id) + "/examples";
     if (body.contains("request")) {
         Result<Json> example = client.Call(HttpMethod::kPost, path, &body);
         if (!example) {
@@ -2149,7 +2126,7 @@ Result<void> Examples(const Invocation& invocation, std::span<const std::string>
         } else {
             std::cout << Cell(*example, "id") << '\n';
             std::cerr << "Kept example " << Cell(*example, "id") << " of build " << *build_id
-                      << " of " << ModelLabel(*model)
+                      << " of " << ModelLabel(model)
                       << ", answered: " << JsonCell(*example, "response", 200) << '\n';
         }
         return {};
