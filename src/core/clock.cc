@@ -6,7 +6,9 @@
 
 namespace lathe {
 
-std::string FormatTime(std::int64_t unix_ms) {
+namespace {
+
+std::string Format(std::int64_t unix_ms, bool always_millis) {
     std::time_t secs = static_cast<std::time_t>(unix_ms / 1000);
     int ms = static_cast<int>(unix_ms % 1000);
     if (ms < 0) {
@@ -16,7 +18,7 @@ std::string FormatTime(std::int64_t unix_ms) {
     std::tm tm{};
     gmtime_r(&secs, &tm);
     char buf[40];
-    if (ms != 0) {
+    if (ms != 0 || always_millis) {
         std::snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
                       tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms);
     } else {
@@ -24,6 +26,16 @@ std::string FormatTime(std::int64_t unix_ms) {
                       tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
     }
     return buf;
+}
+
+}  // namespace
+
+std::string FormatTime(std::int64_t unix_ms) {
+    return Format(unix_ms, false);
+}
+
+std::string FormatTimeMillis(std::int64_t unix_ms) {
+    return Format(unix_ms, true);
 }
 
 }  // namespace lathe

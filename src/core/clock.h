@@ -36,5 +36,7 @@ private:
 
 // "2026-11-24T07:00:00Z" (with ".123" when the milliseconds are not zero).
 std::string FormatTime(std::int64_t unix_ms);
+// "2026-11-24T07:00:00.000Z": always with milliseconds (fixed width, for other systems' events).
+std::string FormatTimeMillis(std::int64_t unix_ms);
 
 }  // namespace lathe

@@ -2,9 +2,8 @@
 #include "lineage/openlineage.h"
 
 #include <cctype>
-#include <cstdio>
-#include <ctime>
 
+#include "core/clock.h"
 #include "core/crypto.h"
 
 namespace lathe::lineage {
@@ -47,21 +46,6 @@ std::string RunUuid(std::string_view seed) {
     b[16] = kHex[(nibble(b[16]) & 0x3) | 0x8];
     return b.substr(0, 8) + "-" + b.substr(8, 4) + "-" + b.substr(12, 4) + "-" + b.substr(16, 4) +
            "-" + b.substr(20, 12);
-}
-
-std::string OpenLineageTime(std::int64_t unix_ms) {
-    std::time_t secs = static_cast<std::time_t>(unix_ms / 1000);
-    int ms = static_cast<int>(unix_ms % 1000);
-    if (ms < 0) {
-        ms += 1000;
-        --secs;
-    }
-    std::tm tm{};
-    gmtime_r(&secs, &tm);
-    char buf[64];
-    std::snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms);
-    return buf;
 }
 
 json OpenLineageDataset(const Node& n, const std::string& lathe_namespace) {
@@ -117,7 +101,7 @@ json RunEvent(const RunEventInput& in) {
         outputs.push_back(OpenLineageDataset(n, in.job_namespace));
     }
     return {{"eventType", in.event_type},
-            {"eventTime", OpenLineageTime(in.event_time_ms)},
+            {"eventTime", FormatTimeMillis(in.event_time_ms)},
             {"run", run},
             {"job", job},
             {"inputs", inputs},

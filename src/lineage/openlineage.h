@@ -41,9 +41,6 @@ struct RunEventInput {
 // run's events agree on its id without storing one.
 std::string RunUuid(std::string_view seed);
 
-// "2026-12-06T01:02:03.004Z": always with milliseconds.
-std::string OpenLineageTime(std::int64_t unix_ms);
-
 // An OpenLineage dataset {"namespace", "name"} for a node, following OpenLineage's naming: a URI
 // splits into scheme://authority and path, a Hive name "db.table@cluster" into "hive://cluster"
 // and "db.table", and anything else (a project's files, builds) lives in lathe_namespace under

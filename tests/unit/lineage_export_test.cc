@@ -20,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/clock.h"
 #include "core/crypto.h"
 #include "core/log.h"
 #include "lineage/atlas.h"
@@ -202,8 +203,8 @@ TEST(OpenLineageExportTest, RunUuidIsDeterministicAndRfc4122Shaped) {
 }
 
 TEST(OpenLineageExportTest, EventTimeAlwaysHasMillisecondsAndZ) {
-    EXPECT_EQ(OpenLineageTime(1'780'000'000'000), "2026-05-28T20:26:40.000Z");
-    EXPECT_EQ(OpenLineageTime(1'780'000'000'007), "2026-05-28T20:26:40.007Z");
+    EXPECT_EQ(FormatTimeMillis(1'780'000'000'000), "2026-05-28T20:26:40.000Z");
+    EXPECT_EQ(FormatTimeMillis(1'780'000'000'007), "2026-05-28T20:26:40.007Z");
 }
 
 TEST(OpenLineageExportTest, DatasetNamespacesFollowTheQualifiedName) {
