@@ -17,18 +17,8 @@ interface Alias {
   set_by: string;
 }
 
-// The builds tab shows this below its list: the aliases, then the details of one build (the
-// one in the URL, `.../builds/<id>`, else the newest). A page that places the two itself uses
-// AliasesCard and BuildGovernance.
-export function Aliases(props: { modelPath: string; builds: ModelBuild[]; editable: boolean }) {
-  return (
-    <>
-      <AliasesCard {...props} />
-      <BuildGovernance {...props} />
-    </>
-  );
-}
-
+// The builds tab shows these below its list and the build's log: the model's aliases, then the
+// details of the build it shows (BuildGovernance).
 export function AliasesCard({
   modelPath,
   builds,
