@@ -654,5 +654,32 @@ TEST(SandboxTest, StartRefusesRootRelativeCommandsAndBadPaths) {
     EXPECT_EQ(s.error().code, ErrorCode::kBadRequest);
 }
 
+// A process reaped between the open of its /proc stat and the read: the read fails with
+// ESRCH, which must be a missing entry, not an exception (it once ended the server while it
+// stopped a deployment's replicas).
+TEST(ParentPidFromStatTest, AProcessGoneBeforeTheReadIsNoEntryNotAnException) {
+    std::ifstream self("/proc/self/stat");
+    EXPECT_EQ(ParentPidFromStat(self), getppid());
+
+    const pid_t child = fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+        pause();
+        _exit(0);
+    }
+    std::ifstream gone("/proc/" + std::to_string(child) + "/stat");
+    ASSERT_TRUE(gone.is_open());
+    kill(child, SIGKILL);
+    waitpid(child, nullptr, 0);
+    std::optional<pid_t> ppid;
+    EXPECT_NO_THROW(ppid = ParentPidFromStat(gone));
+    EXPECT_FALSE(ppid.has_value());
+
+    std::istringstream odd("42 (a) b) c) S 7 42 42");  // comm with spaces and parentheses
+    EXPECT_EQ(ParentPidFromStat(odd), 7);
+    std::istringstream junk("not a stat line");
+    EXPECT_FALSE(ParentPidFromStat(junk).has_value());
+}
+
 }  // namespace
 }  // namespace lathe::compute::local

@@ -26,6 +26,28 @@
 #include "core/log.h"
 
 namespace lathe::compute::local {
+std::optional<pid_t> ParentPidFromStat(std::istream& stat) {
+    // getline, not istreambuf_iterator: a process that exits between the open and the read makes
+    // read() fail with ESRCH, which the stream buffer throws as std::ios_failure; getline turns it
+    // into a failed read (the iterator let it escape and end the server).
+    std::string line;
+    if (!std::getline(stat, line)) {
+        return std::nullopt;
+    }
+    // "<pid> (<comm>) <state> <ppid> ...": comm may hold spaces and parentheses.
+    const std::size_t close = line.rfind(')');
+    if (close == std::string::npos) {
+        return std::nullopt;
+    }
+    std::istringstream rest(line.substr(close + 1));
+    char state = 0;
+    pid_t ppid = 0;
+    if (rest >> state >> ppid) {
+        return ppid;
+    }
+    return std::nullopt;
+}
+
 namespace {
 
 namespace fs = std::filesystem;
@@ -371,17 +393,8 @@ std::vector<pid_t> Descendants(pid_t root) {
             continue;
         }
         std::ifstream in(it->path() / "stat");
-        std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-        // "<pid> (<comm>) <state> <ppid> ...": comm may hold spaces and parentheses.
-        std::size_t close = stat.rfind(')');
-        if (close == std::string::npos) {
-            continue;
-        }
-        std::istringstream rest(stat.substr(close + 1));
-        char state = 0;
-        pid_t ppid = 0;
-        if (rest >> state >> ppid) {
-            children[ppid].push_back(pid);
+        if (std::optional<pid_t> ppid = ParentPidFromStat(in)) {
+            children[*ppid].push_back(pid);
         }
     }
     std::vector<pid_t> out;

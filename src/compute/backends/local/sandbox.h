@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <istream>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -107,5 +108,9 @@ private:
     Cgroup cgroup_;                    // guarded by mu_
     std::optional<SandboxExit> exit_;  // guarded by mu_; set once bwrap was reaped
 };
+
+// The parent pid in a /proc/<pid>/stat stream; nullopt if it can't be read (the process may have
+// gone between the open and the read) or parsed.
+std::optional<pid_t> ParentPidFromStat(std::istream& stat);
 
 }  // namespace lathe::compute::local
